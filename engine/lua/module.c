@@ -1,0 +1,14 @@
+/* module.c — opens `cnnvis.core`: the tensor metatable, then every area. */
+#include "binding.h"
+
+int luaopen_cnnvis_core(lua_State *L);
+
+int luaopen_cnnvis_core(lua_State *L) {
+  lua_newtable(L); /* stack: module */
+  luaL_newmetatable(L, CV_TENSOR_MT);
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, CV_TENSOR_METHODS);
+  cvL_open_tensor(L);
+  return 1;
+}

@@ -1,0 +1,12 @@
+--- cnnvis: look inside convolutional networks from Lua.
+-- `local cv = require "cnnvis"` gives the C core's functions (tensors, files,
+-- nets) together with the Lua library's parts.
+local core = require "cnnvis.core"
+
+local M = {}
+for k, v in pairs(core) do M[k] = v end
+
+M.format = require "cnnvis.format"
+getmetatable(core.zeros(0)).__tostring = M.format.tensor
+
+return M
