@@ -1,0 +1,12 @@
+/* tensor_impl.h — internals shared by tensor.c and tensor_view.c only. */
+#ifndef CV_TENSOR_IMPL_H
+#define CV_TENSOR_IMPL_H
+
+#include "tensor.h"
+
+/* A new header over t's storage with the given geometry (new reference). */
+cv_tensor *cv_tensor_view_of(cv_tensor *t, int ndim, const int64_t *size,
+                             const int64_t *stride, int64_t offset,
+                             cv_error *err);
+
+#endif
