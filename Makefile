@@ -66,6 +66,9 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: engine/caffe/%.proto
 	@mkdir -p $(@D)
 	protoc-c --proto_path=engine/caffe --c_out=$(BUILD)/gen $<
 
+# Generated sources are kept: the engine's objects include the header.
+.SECONDARY: $(GEN_SRC) $(GEN_SRC:.c=.h)
+
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
