@@ -11,5 +11,6 @@ int luaopen_cnnvis_core(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, CV_TENSOR_METHODS);
   cvL_open_tensor(L);
   cvL_open_autograd(L);
+  cvL_open_nn(L);
   return 1;
 }
