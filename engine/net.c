@@ -40,7 +40,7 @@ void cv_net_free(cv_net *net) {
   }
   for (int i = 0; i < net->n_blobs; i++) {
     free(net->blob_names[i]);
-    cv_tensor_release(net->blobs[i]);
+    if (net->blobs) cv_tensor_release(net->blobs[i]);
   }
   free(net->layers);
   free(net->blob_names);

@@ -41,5 +41,6 @@ void cvL_register(lua_State *L, const luaL_Reg *fns, const luaL_Reg *methods);
 void cvL_open_tensor(lua_State *L);
 void cvL_open_autograd(lua_State *L);
 void cvL_open_nn(lua_State *L);
+void cvL_open_net(lua_State *L);
 
 #endif

@@ -12,5 +12,6 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_tensor(L);
   cvL_open_autograd(L);
   cvL_open_nn(L);
+  cvL_open_net(L);
   return 1;
 }
