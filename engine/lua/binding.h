@@ -42,5 +42,6 @@ void cvL_open_tensor(lua_State *L);
 void cvL_open_autograd(lua_State *L);
 void cvL_open_nn(lua_State *L);
 void cvL_open_net(lua_State *L);
+void cvL_open_caffe(lua_State *L);
 
 #endif

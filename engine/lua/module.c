@@ -13,5 +13,6 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_autograd(L);
   cvL_open_nn(L);
   cvL_open_net(L);
+  cvL_open_caffe(L);
   return 1;
 }
