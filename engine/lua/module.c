@@ -14,5 +14,6 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_nn(L);
   cvL_open_net(L);
   cvL_open_caffe(L);
+  cvL_open_math(L);
   return 1;
 }
