@@ -10,5 +10,6 @@ int luaopen_cnnvis_core(lua_State *L) {
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, CV_TENSOR_METHODS);
   cvL_open_tensor(L);
+  cvL_open_io(L);
   return 1;
 }
