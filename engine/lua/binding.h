@@ -44,5 +44,6 @@ void cvL_open_nn(lua_State *L);
 void cvL_open_net(lua_State *L);
 void cvL_open_caffe(lua_State *L);
 void cvL_open_math(lua_State *L);
+void cvL_open_io(lua_State *L);
 
 #endif

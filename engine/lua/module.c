@@ -15,5 +15,6 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_net(L);
   cvL_open_caffe(L);
   cvL_open_math(L);
+  cvL_open_io(L);
   return 1;
 }
