@@ -23,7 +23,10 @@ DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
 # Benchmarks, fixture generators and fuzzing only.
 DEB_DEV   := python3-numpy python3-torch clang libclang-rt-14-dev
 
-ENGINE_SRC := $(filter-out engine/main.c,$(shell find engine -name '*.c' -not -path 'engine/lua/*' | sort))
+# engine/launcher/ is the executable's front end (libedit, main): not in the module.
+ENGINE_SRC := $(shell find engine -name '*.c' -not -path 'engine/lua/*' \
+                -not -path 'engine/launcher/*' | sort)
+LAUNCH_SRC := $(sort $(wildcard engine/launcher/*.c))
 BIND_SRC   := $(sort $(wildcard engine/lua/*.c))
 PROTO_SRC  := $(sort $(wildcard engine/caffe/*.proto))
 GEN_SRC    := $(patsubst engine/caffe/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO_SRC))
@@ -82,7 +85,7 @@ $(MODULE): $(ENGINE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(LAUNCHER): $(BUILD)/obj/engine/main.o $(ENGINE_OBJ)
+$(LAUNCHER): $(patsubst %.c,$(BUILD)/obj/%.o,$(LAUNCH_SRC)) $(ENGINE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDFLAGS) -l$(LUA) -ledit $(LDLIBS)
 
