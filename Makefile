@@ -81,9 +81,11 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# nodelete: Lua dlcloses C modules at exit while OpenMP's threads may still
+# run code of ours; keeping the library mapped makes that exit safe.
 $(MODULE): $(ENGINE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(LAUNCHER): $(patsubst %.c,$(BUILD)/obj/%.o,$(LAUNCH_SRC)) $(ENGINE_OBJ)
 	@mkdir -p $(@D)

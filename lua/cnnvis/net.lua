@@ -53,6 +53,7 @@ end
 function Net:forward(x, opts)
   local upto = opts and opts.upto
   self._net:forward(x, upto)
+  self.last_input = x
   local names = self.outputs
   if upto then
     for _, l in ipairs(self.layers) do
