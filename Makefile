@@ -37,7 +37,7 @@ HEADERS    := $(shell find engine -name '*.h') $(GEN_SRC:.c=.h)
 MODULE    := $(BUILD)/lib/cnnvis/core.so
 LAUNCHER  := $(BUILD)/bin/cnnvis
 
-.PHONY: all deps deps-dev test asan asan-run bench fuzz report install clean help
+.PHONY: all deps deps-dev test asan asan-run bench fuzz report install uninstall clean help
 all: $(MODULE) $(LAUNCHER)
 
 help:
@@ -47,7 +47,7 @@ help:
 	@echo "make test      run every spec; ends with 'N passed, N failed'"
 	@echo "make asan      the specs again under AddressSanitizer + UBSan"
 	@echo "make bench     benchmarks, side by side with their peers"
-	@echo "make install   PREFIX=$(PREFIX)"
+	@echo "make install   PREFIX=$(PREFIX) (make uninstall removes it)"
 
 # Installs the packages of $(1) that are missing; quiet when none is.
 define apt_missing
@@ -117,12 +117,18 @@ asan-run:
 bench: deps-dev all
 	@$(TREE_ENV) sh scripts/bench/run.sh
 
+# <prefix>/bin/cnnvis finds <prefix>/share/lua/5.4 by itself; plain lua5.4 needs
+# LUA_PATH and LUA_CPATH to name these folders unless PREFIX is /usr/local.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis \
 	  $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 	install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/cnnvis
 	install -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis/core.so
 	cp -R lua/cnnvis/. $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/cnnvis
+	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 
 clean:
 	rm -rf build build-asan build-fuzz out

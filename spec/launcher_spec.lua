@@ -112,6 +112,30 @@ print(cv.zeros(2, 3):numel(), package.preload["cnnvis.core"] ~= nil)
       assert.equal(share .. "/init.lua\n", out)
     end)
 
+    it("works from `make install PREFIX=...`, as does lua5.4 with the paths set", function()
+      local build = BIN:match("^" .. ROOT:gsub("%p", "%%%0") .. "/(.+)/bin/cnnvis$")
+      assert.truthy(build, "CNNVIS_BIN is not <repo>/<build>/bin/cnnvis: " .. BIN)
+      local prefix = sh_output("realpath " .. q(tmp)) .. "/installed"
+      -- MAKEFLAGS may name the calling make's jobserver, which is not ours
+      local ok = os.execute(string.format(
+        "env -u MAKEFLAGS -u MAKELEVEL make -s -C %s install BUILD=%s PREFIX=%s >/dev/null",
+        q(ROOT), q(build), q(prefix)))
+      assert.is_true(ok)
+      local out, err, code = run({"-e", "print(package.searchpath('cnnvis', package.path), cv.ones(2):numel())"},
+        {prog = prefix .. "/bin/cnnvis", env = "-u LUA_PATH -u LUA_CPATH"})
+      assert.equal("", err)
+      assert.equal(0, code)
+      assert.equal(prefix .. "/share/lua/5.4/cnnvis/init.lua\t2\n", out)
+      local env = string.format("LUA_PATH=%s LUA_CPATH=%s",
+        q(prefix .. "/share/lua/5.4/?.lua;" .. prefix .. "/share/lua/5.4/?/init.lua;;"),
+        q(prefix .. "/lib/lua/5.4/?.so;;"))
+      out, err, code = run({"-e", "local cv = require 'cnnvis'; print(package.searchpath('cnnvis.core', package.cpath), cv.ones(3):numel())"},
+        {prog = "lua5.4", env = env})
+      assert.equal("", err)
+      assert.equal(0, code)
+      assert.equal(prefix .. "/lib/lua/5.4/cnnvis/core.so\t3\n", out)
+    end)
+
     it("keeps the user's LUA_PATH for other modules", function()
       spit(tmp .. "/mymod.lua", "return {answer = 42}")
       local out, err = run({"-e", "print(require('mymod').answer)"},
