@@ -330,24 +330,28 @@ print(cv.zeros(2, 3):numel(), package.preload["cnnvis.core"] ~= nil)
       assert.truthy(out:find("> a\n> \n", 1, true))
     end)
 
-    it("edits lines and keeps history on a terminal", function()
+    it("edits lines, completes names and keeps history on a terminal", function()
       if os.execute("command -v script >/dev/null") ~= true then
         pending("needs util-linux's script for a pseudo-terminal")
         return
       end
       local hist = tmp .. "/history"
-      -- os.exit ends the session: a ^D sent ahead could reach the terminal
-      -- before libedit turns canonical mode off, and be lost.
       -- script is not ours: under `make asan` it must not inherit the
       -- sanitizers preloaded into lua5.4 (the launcher is linked with them).
+      -- os.exit ends the session: a ^D sent ahead could reach the terminal
+      -- before libedit turns canonical mode off, and be lost.
       local out, _, code = run({"-qec", BIN, "/dev/null"}, {prog = "script",
         env = "-u LD_PRELOAD CNNVIS_HISTORY=" .. q(hist) .. " TERM=dumb",
-        stdin = "t = cv.ones(2, 2)\nt\nos.exit(true, true)\n"})
+        stdin = "t = cv.ones(2, 2)\nt\nt:num\t()\ncv.zero\t(3)\nstring.upp\t('a')\n" ..
+                "os.exit(true, true)\n"})
       assert.equal(0, code)
       out = out:gsub("\r", "")
-      assert.truthy(out:find("> t\ntensor([[1, 1],\n        [1, 1]], size 2x2)\n> ", 1, true))
-      local h = slurp(hist)
-      assert.truthy(h:find("t\\040=\\040cv.ones(2,\\0402)\nt\nos.exit(true,\\040true)\n", 1, true), h)
+      assert.truthy(out:find("> t\ntensor([[1, 1],\n        [1, 1]], size 2x2)\n> ", 1, true), out)
+      assert.truthy(out:find("> t:numel()\n4\n> ", 1, true), out)
+      assert.truthy(out:find("> cv.zeros(3)\ntensor([0, 0, 0], size 3)\n> ", 1, true), out)
+      assert.truthy(out:find("> string.upper('a')\nA\n> ", 1, true), out)
+      assert.equal("_HiStOrY_V2_\nt\\040=\\040cv.ones(2,\\0402)\nt\nt:numel()\ncv.zeros(3)\n" ..
+        "string.upper('a')\nos.exit(true,\\040true)\n", slurp(hist))
     end)
   end)
 end)
