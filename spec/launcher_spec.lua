@@ -258,7 +258,7 @@ print(cv.zeros(2, 3):numel(), package.preload["cnnvis.core"] ~= nil)
       assert.matches("^usage: cnnvis %[options%] %[script %[args%]%]\n", out)
       for _, opt in ipairs{"script args", "  -  ", "-e chunk", "-l mod", "-i ",
           "-v, --version", "-E ", "-W ", "-- ", "-h, --help", "REPL",
-          "Ctrl-D", ".cnnvis_history", "LUA_PATH", "share/lua/5.4"} do
+          "Ctrl-D", "Tab completes", ".cnnvis_history", "LUA_PATH", "share/lua/5.4"} do
         assert.truthy(out:find(opt, 1, true), "help lacks " .. opt)
       end
     end)

@@ -168,7 +168,7 @@ static void print_results(lua_State *L) {
 void cv_repl_run(lua_State *L) {
   use_editline = isatty(STDIN_FILENO);
   if (use_editline) {
-    rl_readline_name = CV_PROGNAME; /* for $if cnnvis in ~/.editrc */
+    rl_readline_name = CV_PROGNAME; /* "cnnvis:" lines of ~/.editrc apply */
     rl_catch_signals = 0; /* Ctrl-C is ours: see edit_line */
     history_open();
     cv_complete_init(L);
