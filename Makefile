@@ -103,6 +103,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_LIBS   = $$($(CC) -print-file-name=libasan.so) \
               $$($(CC) -print-file-name=libubsan.so)
 asan:
+	@rm -f build-asan/lib/cnnvis/core.so build-asan/bin/cnnvis # relink: make does not track LDFLAGS
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer $(ASAN_FLAGS)" \
 	  LDFLAGS="$(ASAN_FLAGS) -Wl,-z,nodelete" all
 	@$(MAKE) -s BUILD=build-asan asan-run
