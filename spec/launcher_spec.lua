@@ -181,6 +181,32 @@ print(cv.zeros(2, 3):numel(), package.preload["cnnvis.core"] ~= nil)
       assert.equal("cnnvis: bad.lua:1: unexpected symbol near '='\n", err)
     end)
 
+    it("stops a running chunk on SIGINT (Ctrl-C) with 'interrupted!'", function()
+      -- The chunk creates the marker once inside the pcall that handles
+      -- SIGINT, and the signal goes only after that. sh starts background
+      -- jobs with SIGINT ignored, which the launcher overrides as lua5.4
+      -- does. A watchdog kills a launcher that ignores the signal; no
+      -- background process keeps this shell's stdout (popen's pipe) open.
+      local function interrupt(prog)
+        local marker = tmp .. "/running"
+        os.remove(marker)
+        local chunk = string.format("io.open(%q, 'w'):close() while true do end", marker)
+        local script = string.format([[
+%s -e %s >/dev/null 2>%s & pid=$!
+(sleep 10; kill -KILL $pid) >/dev/null 2>&1 & dog=$!
+while [ ! -e %s ] && kill -0 $pid 2>/dev/null; do sleep 0.01; done
+kill -INT $pid; wait $pid; code=$?; kill $dog; echo $code]],
+          q(prog), q(chunk), q(tmp .. "/err"), q(marker))
+        return sh_output("sh -c " .. q(script)), slurp(tmp .. "/err")
+      end
+      local code, err = interrupt(BIN)
+      assert.equal("1", code)
+      assert.matches("^cnnvis: interrupted!\nstack traceback:\n", err)
+      local lua_code, lua_err = interrupt("lua5.4")
+      assert.equal(lua_code, code)
+      assert.equal((lua_err:gsub("^lua5%.4: ", "cnnvis: ")), err)
+    end)
+
     it("exits with the status given to os.exit", function()
       local _, _, code = run({"-e", "os.exit(3)"})
       assert.equal(3, code)
