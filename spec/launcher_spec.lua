@@ -199,12 +199,15 @@ kill -INT $pid; wait $pid; code=$?; kill $dog; echo $code]],
           q(prog), q(chunk), q(tmp .. "/err"), q(marker))
         return sh_output("sh -c " .. q(script)), slurp(tmp .. "/err")
       end
+      -- Where the chunk stops varies (in the loop, or still in io.open's
+      -- call when the signal comes early), so the position is left out.
+      local pattern = "^%s: [^\n]-interrupted!\nstack traceback:\n.*in main chunk\n"
       local code, err = interrupt(BIN)
       assert.equal("1", code)
-      assert.matches("^cnnvis: interrupted!\nstack traceback:\n", err)
+      assert.matches(pattern:format("cnnvis"), err)
       local lua_code, lua_err = interrupt("lua5.4")
       assert.equal(lua_code, code)
-      assert.equal((lua_err:gsub("^lua5%.4: ", "cnnvis: ")), err)
+      assert.matches(pattern:format("lua5%.4"), lua_err)
     end)
 
     it("exits with the status given to os.exit", function()
