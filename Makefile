@@ -37,7 +37,7 @@ HEADERS    := $(shell find engine -name '*.h') $(GEN_SRC:.c=.h)
 MODULE    := $(BUILD)/lib/cnnvis/core.so
 LAUNCHER  := $(BUILD)/bin/cnnvis
 
-.PHONY: all deps deps-dev test asan bench fuzz fuzz-build report install clean help
+.PHONY: all deps deps-dev test asan asan-run bench fuzz fuzz-build report install uninstall clean help
 all: $(MODULE) $(LAUNCHER)
 
 help:
@@ -48,7 +48,7 @@ help:
 	@echo "make asan      the specs again under AddressSanitizer + UBSan"
 	@echo "make bench     benchmarks, side by side with their peers"
 	@echo "make fuzz      each spec/fuzz/fuzz_*.c for FUZZ_SECONDS (FUZZ=fuzz_png: one)"
-	@echo "make install   PREFIX=$(PREFIX)"
+	@echo "make install   PREFIX=$(PREFIX) (make uninstall removes it)"
 
 # Installs the packages of $(1) that are missing; quiet when none is.
 define apt_missing
@@ -99,16 +99,23 @@ TREE_ENV := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 test: all
 	@$(TREE_ENV) sh spec/run.sh $(LUA)
 
+# The specs under AddressSanitizer + UBSan, leak detection on. lua5.4 is not
+# built with them, so their runtimes are preloaded into it (and so into every
+# process the specs start; spec/lsan.supp is for leaks that are not ours).
+# (core.so's -z nodelete also lets leak reports name its functions.)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_LIBS   = $$($(CC) -print-file-name=libasan.so) \
+              $$($(CC) -print-file-name=libubsan.so)
 asan:
+	@rm -f build-asan/lib/cnnvis/core.so build-asan/bin/cnnvis # relink: make does not track LDFLAGS
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer $(ASAN_FLAGS)" \
 	  LDFLAGS="$(ASAN_FLAGS)" all
 	@$(MAKE) -s BUILD=build-asan asan-run
 
 asan-run:
-	@$(TREE_ENV) \
-	 LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	 ASAN_OPTIONS=detect_leaks=1 \
+	@$(TREE_ENV) LD_PRELOAD="$(ASAN_LIBS)" \
+	 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp:print_suppressions=0 \
 	 sh spec/run.sh $(LUA)
 
@@ -164,12 +171,18 @@ fuzz: fuzz-build
 	    $(FUZZ_DIR)/corpus/$$n spec/fuzz/corpus/$$n || exit 1; \
 	done
 
+# <prefix>/bin/cnnvis finds <prefix>/share/lua/5.4 by itself; plain lua5.4 needs
+# LUA_PATH and LUA_CPATH to name these folders unless PREFIX is /usr/local.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis \
 	  $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 	install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/cnnvis
 	install -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis/core.so
 	cp -R lua/cnnvis/. $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/cnnvis
+	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 
 clean:
 	rm -rf build build-asan build-fuzz out
