@@ -185,6 +185,7 @@ static cv_tensor **check_list(lua_State *L, int idx, int *n) {
 /* cat({tensors}[, dim]), stack({tensors}[, dim]); dim 1 by default. */
 static int push_join(lua_State *L, int is_stack) {
   int n;
+  lua_settop(L, 2); /* the list's scratch goes above the arguments */
   cv_tensor **ts = check_list(L, 1, &n);
   int dim = 0;
   if (n > 0 && !lua_isnoneornil(L, 2))
