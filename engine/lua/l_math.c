@@ -4,12 +4,33 @@
  * holds the op: `cv.add`, `t:add`, `t:add_` and `__add` are closures of the
  * same three functions. Numbers become 0-d headers on the C stack, so
  * `t * 2` allocates only its result. */
+#define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 
 #include "../tensor_iter.h"
 #include "../tensor_ops.h"
 #include "l_math.h"
+
+/* Bytes of tensor data pushed since the last full collection, kept in the
+ * registry (one count per Lua state). */
+#define GC_PENDING_KEY "cnnvis.gc.pending"
+#define GC_THRESHOLD ((lua_Integer)256 << 20)
+
+void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err) {
+  cvL_pushtensor(L, t, err);
+  lua_getfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+  lua_Integer pending = lua_tointeger(L, -1) +
+                        cv_tensor_numel(t) * (lua_Integer)sizeof(float);
+  lua_pop(L, 1);
+  if (pending > GC_THRESHOLD) {
+    pending = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+  }
+  lua_pushinteger(L, pending);
+  lua_setfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+}
 
 /* A stack slot that holds a number as a tensor operand. */
 typedef struct {
@@ -39,7 +60,7 @@ static int l_binary(lua_State *L) {
     luaL_typeerror(L, 1, "tensor");
   cv_error err;
   if (lua_isnoneornil(L, 3)) {
-    cvL_pushtensor(L, cv_tensor_binary(op, a, b, &err), &err);
+    cvL_push_result(L, cv_tensor_binary(op, a, b, &err), &err);
     return 1;
   }
   cv_tensor *out = cvL_checktensor(L, 3);
@@ -63,7 +84,7 @@ static int l_binary_(lua_State *L) {
 static int l_unary(lua_State *L) {
   cv_unary_op op = (cv_unary_op)lua_tointeger(L, lua_upvalueindex(1));
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_unary(op, cvL_checktensor(L, 1), &err), &err);
+  cvL_push_result(L, cv_tensor_unary(op, cvL_checktensor(L, 1), &err), &err);
   return 1;
 }
 
@@ -89,7 +110,7 @@ static int l_clamp(lua_State *L) {
   float lo, hi;
   check_limits(L, &lo, &hi);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_clamp(t, lo, hi, &err), &err);
+  cvL_push_result(L, cv_tensor_clamp(t, lo, hi, &err), &err);
   return 1;
 }
 
@@ -109,7 +130,7 @@ static int l_where(lua_State *L) {
   number_operand na, nb;
   cv_tensor *a = check_operand(L, 2, &na), *b = check_operand(L, 3, &nb);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_where(cond, a, b, &err), &err);
+  cvL_push_result(L, cv_tensor_where(cond, a, b, &err), &err);
   return 1;
 }
 
@@ -129,7 +150,7 @@ static int l_matmul(lua_State *L) {
   cv_tensor *a = cvL_checktensor(L, 1), *b = cvL_checktensor(L, 2);
   cv_error err;
   if (lua_isnoneornil(L, 3)) {
-    cvL_pushtensor(L, cv_tensor_matmul(a, b, &err), &err);
+    cvL_push_result(L, cv_tensor_matmul(a, b, &err), &err);
     return 1;
   }
   if (cv_tensor_matmul_out(cvL_checktensor(L, 3), a, b, &err))
@@ -178,7 +199,18 @@ static void open_ops(lua_State *L, int module_idx, int methods_idx,
   set_op(L, meta_idx, 0, "__unm", l_unary, CV_OP_NEG);
 }
 
+/* Lua unloads C modules when the state closes; OpenMP's worker threads
+ * (ours and OpenBLAS's) still sleep in libgomp then, and crash the process
+ * on exit once it is unmapped. Loading this module again with RTLD_NODELETE
+ * keeps it, and so libgomp, mapped until the process ends. */
+static void pin_module(void) {
+  Dl_info info;
+  if (dladdr((void *)pin_module, &info) && info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 void cvL_open_math(lua_State *L) {
+  pin_module();
   static const luaL_Reg fns[] = {{"where", l_where}, {"clock", l_clock},
                                  {NULL, NULL}};
   static const luaL_Reg both[] = {{"clamp", l_clamp},
