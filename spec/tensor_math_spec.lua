@@ -397,3 +397,16 @@ describe("tensor math", function()
     end)
   end)
 end)
+
+describe("the module", function()
+  it("lets the process exit cleanly after parallel work", function()
+    -- OpenMP threads outlive the Lua state; unloading the module under them
+    -- used to crash about every other exit.
+    local script = "local cv = require 'cnnvis'; local a = cv.rand(1000, 1000); " ..
+      "for i = 1, 20 do a = a + 1 end; a:matmul(a)"
+    for _ = 1, 8 do
+      local ok, how, code = os.execute("lua5.4 -e \"" .. script .. "\" 2>/dev/null")
+      assert.same({true, "exit", 0}, {ok, how, code})
+    end
+  end)
+end)

@@ -81,7 +81,7 @@ do
   if mine then
     row("cnnvis -e '' (vs lua5.4 -e '')", mine, lua_t, "<= 20 ms")
   else
-    print(string.format("%-34s %12s %12s %8s  %s", "cnnvis -e ''",
-      "n/a (launcher has no -e)", ms(lua_t), "", "<= 20 ms"))
+    print(string.format("%-34s %12s %12s %8s  %s", "cnnvis -e '' (vs lua5.4 -e '')",
+      "n/a", ms(lua_t), "", "<= 20 ms: n/a (launcher has no -e)"))
   end
 end
