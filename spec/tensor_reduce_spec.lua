@@ -58,9 +58,26 @@ describe("tensor reductions", function()
       assert.same({1}, cv.tensor{{1e8, 1, -1e8}}:sum(2):totable())
     end)
 
+    it("reduces leading dims in blocks of columns, past a block's edge", function()
+      -- 3x300, column j (0-based) holds j, 300 + j, 600 + j: sum 900 + 3j
+      local c = cv.arange(900):view(3, 300):sum(1)
+      local r = c:totable()
+      assert.equal(300, #r)
+      assert.same({900, 903, 900 + 3 * 255, 900 + 3 * 256, 900 + 3 * 299},
+        {r[1], r[2], r[256], r[257], r[300]})
+      -- 2x3x2 over the middle dim: outer 2, inner 2
+      local t = cv.arange(12):view(2, 3, 2)
+      assert.same({{6, 9}, {24, 27}}, t:sum(2):totable())
+      assert.same({{{6, 9}}, {{24, 27}}}, t:sum(2, true):totable())
+      assert.same({{4, 5}, {10, 11}}, t:max(2):totable())
+      assert.same({{0, 1}, {6, 7}}, t:min(2):totable())
+    end)
+
     it("is 0 over nothing", function()
       assert.equal(0, cv.zeros(0):sum():item())
       assert.same({0, 0}, cv.zeros(2, 0):sum(2):totable())
+      assert.same({0, 0, 0}, cv.zeros(0, 3):sum(1):totable())
+      assert_near({nan, nan}, cv.zeros(0, 2):mean(1))
     end)
 
     it("names a dimension out of range", function()
@@ -172,6 +189,13 @@ describe("tensor reductions", function()
       assert.same({{3, 1, 2, 1}}, i:totable())
     end)
 
+    it("read strided views", function()
+      local v, i = m:transpose():max(1) -- not contiguous: the line path
+      assert.same({8, 5, 7}, v:totable())
+      assert.same({4, 3, 1}, i:totable())
+      assert.same({1, -1, -6, 0}, m:transpose():min(2):totable())
+    end)
+
     it("pick the first of equal values", function()
       local _, i = cv.tensor{{2, 5, 5, 1}, {0, 0, 0, 0}}:max(2)
       assert.same({2, 1}, i:totable())
@@ -183,6 +207,13 @@ describe("tensor reductions", function()
       local v, i = cv.tensor{1, nan, 3}:max(1)
       assert_near(nan, v:item())
       assert.equal(2, i:item())
+      -- along a leading dim (the column path): NaN in row 2 of column 1
+      v, i = cv.tensor{{1, 5}, {nan, 2}, {9, 7}}:max(1)
+      assert_near({nan, 7}, v)
+      assert.same({2, 3}, i:totable())
+      v, i = cv.tensor{{1, 5}, {nan, 2}, {9, 7}}:min(1)
+      assert_near({nan, 2}, v)
+      assert.same({2, 2}, i:totable())
       assert_near(nan, cv.tensor{1, nan, 3}:min():item())
     end)
 

@@ -33,31 +33,44 @@ end
 
 local function ms(s) return s and string.format("%9.2f ms", s * 1e3) or "n/a" end
 
-local function row(name, mine, theirs, goal)
-  local ratio = mine and theirs and string.format("%8.2f", theirs / mine)
+-- ratio: given, or theirs / mine.
+local function row(name, mine, theirs, goal, ratio)
+  ratio = ratio or (mine and theirs and theirs / mine)
   print(string.format("%-34s %12s %12s %8s  %s", name, ms(mine), ms(theirs),
-    ratio or "n/a", goal or ""))
+    ratio and string.format("%8.2f", ratio) or "n/a", goal or ""))
 end
 
 -- Interleaves the two sides over a few rounds so that load from elsewhere on
--- the machine hits both alike; keeps the median of each.
+-- the machine hits both alike. Returns the median time of each side and the
+-- median of the per-round ratios (peer / cnnvis).
 local function rounds(n, mine_fn, peer_args)
-  local mine, theirs = {}, {}
+  local mine, theirs, ratios = {}, {}, {}
   for r = 1, n do
     theirs[r] = peer_time(peer_args)
     mine[r] = mine_fn()
+    ratios[r] = theirs[r] and theirs[r] / mine[r]
   end
-  return median(mine), theirs[1] and median(theirs)
+  if not theirs[1] then return median(mine) end
+  return median(mine), median(theirs), median(ratios)
+end
+
+do
+  local f = io.open("/proc/loadavg")
+  local load = f and f:read("l")
+  if f then f:close() end
+  print(string.format("(load average %s on %s OpenMP threads; times are medians)",
+    load and load:match("^(%S+)") or "?", os.getenv("OMP_NUM_THREADS") or "default"))
 end
 
 cv.manual_seed(1)
 for _, n in ipairs{1024, 2048} do
-  local reps = n == 1024 and 15 or 5
+  local reps = n == 1024 and 9 or 3
   local a, b, out = cv.randn(n, n), cv.randn(n, n), cv.empty(n, n)
-  local mine, theirs = rounds(3, function()
+  local mine, theirs, ratio = rounds(5, function()
     return time(reps, function() cv.matmul(a, b, out) end)
   end, string.format("sgemm %d %d", n, reps))
-  row(string.format("matmul %dx%d (out=) vs sgemm", n, n), mine, theirs, ">= 0.95")
+  row(string.format("matmul %dx%d (out=) vs sgemm", n, n), mine, theirs,
+    ">= 0.95", ratio)
   mine = time(reps, function() return cv.matmul(a, b) end)
   row(string.format("matmul %dx%d (new result)", n, n), mine, theirs, "")
 end
@@ -65,10 +78,10 @@ end
 do
   local n = 16 * 1024 * 1024
   local a, b, out = cv.rand(n), cv.rand(n), cv.empty(n)
-  local mine, theirs = rounds(3, function()
+  local mine, theirs, ratio = rounds(5, function()
     return time(9, function() cv.add(a, b, out) end)
   end, string.format("memcpy %d 9", n))
-  row("add 16M floats (out=) vs memcpy", mine, theirs, "")
+  row("add 16M floats (out=) vs memcpy", mine, theirs, "", ratio)
   mine = time(9, function() return a + b end)
   row("a + b 16M floats vs memcpy", mine, theirs, "")
   collectgarbage()
