@@ -193,6 +193,7 @@ describe("tensor math", function()
       assert.same({{1, 4, 27}, {4, 25, 216}},
         a:pow(cv.tensor{{1, 2, 3}, {1, 2, 3}}):totable())
       assert.same({2, 4, 8}, (2 ^ cv.tensor{1, 2, 3}):totable())
+      assert.same({{1, 4, 27}, {256, 3125, 46656}}, (a ^ a):totable())
       assert.same({{1, 2, 3}, {4, 5, 6}}, cv.pow(a, 1):totable())
       -- golden (NumPy): p ** 1.5
       assert_near({0.125, 1, 2.82842708, 27}, cv.tensor{0.25, 1, 2, 9} ^ 1.5)
