@@ -24,7 +24,10 @@ void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err) {
   lua_Integer pending = lua_tointeger(L, -1) +
                         cv_tensor_numel(t) * (lua_Integer)sizeof(float);
   lua_pop(L, 1);
-  if (pending > GC_THRESHOLD) {
+  /* The threshold grows with the Lua heap, so that the cost of a full
+   * collection (which walks the heap) stays small next to the tensor work. */
+  lua_Integer heap = (lua_Integer)lua_gc(L, LUA_GCCOUNT) * 1024;
+  if (pending > GC_THRESHOLD && pending > 4 * heap) {
     pending = 0;
     lua_gc(L, LUA_GCCOLLECT);
   }
