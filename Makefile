@@ -23,7 +23,10 @@ DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
 # Benchmarks, fixture generators and fuzzing only.
 DEB_DEV   := python3-numpy python3-torch clang libclang-rt-14-dev
 
-ENGINE_SRC := $(filter-out engine/main.c,$(shell find engine -name '*.c' -not -path 'engine/lua/*' | sort))
+# engine/launcher/ is the executable's front end (libedit, main): not in the module.
+ENGINE_SRC := $(shell find engine -name '*.c' -not -path 'engine/lua/*' \
+                -not -path 'engine/launcher/*' | sort)
+LAUNCH_SRC := $(sort $(wildcard engine/launcher/*.c))
 BIND_SRC   := $(sort $(wildcard engine/lua/*.c))
 PROTO_SRC  := $(sort $(wildcard engine/caffe/*.proto))
 GEN_SRC    := $(patsubst engine/caffe/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO_SRC))
@@ -34,7 +37,7 @@ HEADERS    := $(shell find engine -name '*.h') $(GEN_SRC:.c=.h)
 MODULE    := $(BUILD)/lib/cnnvis/core.so
 LAUNCHER  := $(BUILD)/bin/cnnvis
 
-.PHONY: all deps deps-dev test asan bench fuzz report install clean help
+.PHONY: all deps deps-dev test asan bench fuzz fuzz-build report install clean help
 all: $(MODULE) $(LAUNCHER)
 
 help:
@@ -44,6 +47,7 @@ help:
 	@echo "make test      run every spec; ends with 'N passed, N failed'"
 	@echo "make asan      the specs again under AddressSanitizer + UBSan"
 	@echo "make bench     benchmarks, side by side with their peers"
+	@echo "make fuzz      each spec/fuzz/fuzz_*.c for FUZZ_SECONDS (FUZZ=fuzz_png: one)"
 	@echo "make install   PREFIX=$(PREFIX)"
 
 # Installs the packages of $(1) that are missing; quiet when none is.
@@ -66,6 +70,9 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: engine/caffe/%.proto
 	@mkdir -p $(@D)
 	protoc-c --proto_path=engine/caffe --c_out=$(BUILD)/gen $<
 
+# Generated sources are kept: the engine's objects include the header.
+.SECONDARY: $(GEN_SRC) $(GEN_SRC:.c=.h)
+
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
@@ -74,11 +81,13 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# nodelete: Lua dlcloses C modules at exit while OpenMP's threads may still
+# run code of ours; keeping the library mapped makes that exit safe.
 $(MODULE): $(ENGINE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(LAUNCHER): $(BUILD)/obj/engine/main.o $(ENGINE_OBJ)
+$(LAUNCHER): $(patsubst %.c,$(BUILD)/obj/%.o,$(LAUNCH_SRC)) $(ENGINE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDFLAGS) -l$(LUA) -ledit $(LDLIBS)
 
@@ -105,6 +114,55 @@ asan-run:
 
 bench: deps-dev all
 	@$(TREE_ENV) sh scripts/bench/run.sh
+
+# ---- fuzzing -----------------------------------------------------------
+# Every spec/fuzz/fuzz_<name>.c is a libFuzzer harness (LLVMFuzzerTestOneInput)
+# linked against all engine objects and the generated protobuf code (not the
+# Lua binding, not main.c), so a new harness is just a new file. Each runs for
+# FUZZ_SECONDS from its seeds in spec/fuzz/corpus/<name>/; new inputs go to
+# build-fuzz/corpus/<name>/, crashes to build-fuzz/crashes/. The engine is
+# built serial (OpenMP pragmas ignored) and with a 2^24-value image limit so
+# that a forged header stays inside the memory limit.
+FUZZ_DIR     := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN ?= 16384
+FUZZ_RSS_MB  ?= 2048
+FUZZ         ?= $(patsubst spec/fuzz/%.c,%,$(sort $(wildcard spec/fuzz/fuzz_*.c)))
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARN) -Wno-unknown-pragmas \
+                -I$(BLAS_INC) -I$(LUA_INC) -Iengine -I$(BUILD)/gen \
+                '-DCV_IO_MAX_VALUES=((long long)1 << 24)'
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(ENGINE_SRC)) \
+                $(patsubst $(BUILD)/gen/%.c,$(FUZZ_DIR)/obj/gen/%.o,$(GEN_SRC))
+FUZZ_LIBS    := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lpng -ljpeg -lz \
+                -lprotobuf-c -lm -l:libgomp.so.1
+
+$(FUZZ_DIR)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	  -Wno-missing-prototypes -c $< -o $@
+
+$(FUZZ_DIR)/obj/engine/%.o: engine/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/bin/%: spec/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $< $(FUZZ_OBJ) \
+	  $(FUZZ_LIBS) -o $@
+
+fuzz-build: $(addprefix $(FUZZ_DIR)/bin/,$(FUZZ))
+
+fuzz: fuzz-build
+	@for n in $(FUZZ); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes spec/fuzz/corpus/$$n; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+	  nice $(FUZZ_DIR)/bin/$$n -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=$(FUZZ_MAX_LEN) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=20 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$n- \
+	    $(FUZZ_DIR)/corpus/$$n spec/fuzz/corpus/$$n || exit 1; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis \

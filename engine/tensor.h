@@ -100,6 +100,14 @@ cv_tensor *cv_tensor_squeeze(cv_tensor *t, int dim, cv_error *err);
 /* Size-1 dims grow to the asked size with stride 0; new leading dims too. */
 cv_tensor *cv_tensor_expand(cv_tensor *t, int ndim, const int64_t *size,
                             cv_error *err);
+/* Records out (a view of in made by `op`) on the autograd tape, so that
+ * gradients flow back through it; a no-op when in needs no gradient. */
+int cv_tensor_record_view(cv_tensor *out, cv_tensor *in, const char *op,
+                          cv_error *err);
+/* The same for out, a copy of in's elements in row-major order (possibly
+ * with another shape). */
+int cv_tensor_record_copy(cv_tensor *out, cv_tensor *in, const char *op,
+                          cv_error *err);
 /* t itself (retained) when contiguous, else a contiguous copy. */
 cv_tensor *cv_tensor_contiguous(cv_tensor *t, cv_error *err);
 cv_tensor *cv_tensor_clone(const cv_tensor *t, cv_error *err);
@@ -109,6 +117,10 @@ cv_tensor *cv_tensor_clone(const cv_tensor *t, cv_error *err);
 void cv_tensor_fill(cv_tensor *t, float v);
 /* dst = src, src broadcast to dst's shape. */
 int cv_tensor_copy(cv_tensor *dst, const cv_tensor *src, cv_error *err);
+/* dst += src, src broadcast to dst's shape. Where dst has stride-0 (expanded)
+ * dims, the additions pile up in one element: that is how sums over
+ * broadcast dims are taken. */
+int cv_tensor_add_into(cv_tensor *dst, const cv_tensor *src, cv_error *err);
 
 /* ---- shapes ----------------------------------------------------------- */
 

@@ -39,6 +39,11 @@ void cvL_register(lua_State *L, const luaL_Reg *fns, const luaL_Reg *methods);
 
 /* Each area of the engine opens here, with the module table on top. */
 void cvL_open_tensor(lua_State *L);
+void cvL_open_autograd(lua_State *L);
+void cvL_open_nn(lua_State *L);
+void cvL_open_net(lua_State *L);
+void cvL_open_caffe(lua_State *L);
 void cvL_open_math(lua_State *L);
+void cvL_open_io(lua_State *L);
 
 #endif

@@ -4,12 +4,11 @@
  * holds the op: `cv.add`, `t:add`, `t:add_` and `__add` are closures of the
  * same three functions. Numbers become 0-d headers on the C stack, so
  * `t * 2` allocates only its result. */
-#define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 
 #include "../tensor_iter.h"
+#include "../tensor_grad.h"
 #include "../tensor_ops.h"
 #include "l_math.h"
 
@@ -63,7 +62,10 @@ static int l_binary(lua_State *L) {
     luaL_typeerror(L, 1, "tensor");
   cv_error err;
   if (lua_isnoneornil(L, 3)) {
-    cvL_push_result(L, cv_tensor_binary(op, a, b, &err), &err);
+    cv_tensor *y = a == &na.header ? cv_op_binary_scalar(op, b, na.value, 1, &err)
+                 : b == &nb.header ? cv_op_binary_scalar(op, a, nb.value, 0, &err)
+                                   : cv_op_binary(op, a, b, &err);
+    cvL_push_result(L, y, &err);
     return 1;
   }
   cv_tensor *out = cvL_checktensor(L, 3);
@@ -79,7 +81,9 @@ static int l_binary_(lua_State *L) {
   number_operand nb;
   cv_tensor *b = check_operand(L, 2, &nb);
   cv_error err;
-  if (cv_tensor_binary_(op, self, b, &err)) return cvL_raise(L, &err);
+  if (cv_op_check_inplace(self, cv_binary_op_name(op), &err) ||
+      cv_tensor_binary_(op, self, b, &err))
+    return cvL_raise(L, &err);
   lua_settop(L, 1);
   return 1;
 }
@@ -87,14 +91,16 @@ static int l_binary_(lua_State *L) {
 static int l_unary(lua_State *L) {
   cv_unary_op op = (cv_unary_op)lua_tointeger(L, lua_upvalueindex(1));
   cv_error err;
-  cvL_push_result(L, cv_tensor_unary(op, cvL_checktensor(L, 1), &err), &err);
+  cvL_push_result(L, cv_op_unary(op, cvL_checktensor(L, 1), &err), &err);
   return 1;
 }
 
 static int l_unary_(lua_State *L) {
   cv_unary_op op = (cv_unary_op)lua_tointeger(L, lua_upvalueindex(1));
   cv_error err;
-  if (cv_tensor_unary_(op, cvL_checktensor(L, 1), &err))
+  cv_tensor *t = cvL_checktensor(L, 1);
+  if (cv_op_check_inplace(t, cv_unary_op_name(op), &err) ||
+      cv_tensor_unary_(op, t, &err))
     return cvL_raise(L, &err);
   lua_settop(L, 1);
   return 1;
@@ -113,7 +119,7 @@ static int l_clamp(lua_State *L) {
   float lo, hi;
   check_limits(L, &lo, &hi);
   cv_error err;
-  cvL_push_result(L, cv_tensor_clamp(t, lo, hi, &err), &err);
+  cvL_push_result(L, cv_op_clamp(t, lo, hi, &err), &err);
   return 1;
 }
 
@@ -122,18 +128,29 @@ static int l_clamp_(lua_State *L) {
   float lo, hi;
   check_limits(L, &lo, &hi);
   cv_error err;
-  if (cv_tensor_clamp_(t, lo, hi, &err)) return cvL_raise(L, &err);
+  if (cv_op_check_inplace(t, "clamp_", &err) || cv_tensor_clamp_(t, lo, hi, &err))
+    return cvL_raise(L, &err);
   lua_settop(L, 1);
   return 1;
+}
+
+/* The tensor at idx, or a number made a 0-d tensor that the stack owns
+ * (the tape may keep it). */
+static cv_tensor *check_tensor_or_number(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TNUMBER) return cvL_checktensor(L, idx);
+  cv_error err;
+  cv_tensor *t = cv_tensor_scalar((float)lua_tonumber(L, idx), &err);
+  cvL_pushtensor(L, t, &err);
+  lua_replace(L, idx);
+  return t;
 }
 
 /* where(cond, a, b): a and b may be numbers. */
 static int l_where(lua_State *L) {
   cv_tensor *cond = cvL_checktensor(L, 1);
-  number_operand na, nb;
-  cv_tensor *a = check_operand(L, 2, &na), *b = check_operand(L, 3, &nb);
+  cv_tensor *a = check_tensor_or_number(L, 2), *b = check_tensor_or_number(L, 3);
   cv_error err;
-  cvL_push_result(L, cv_tensor_where(cond, a, b, &err), &err);
+  cvL_push_result(L, cv_op_where(cond, a, b, &err), &err);
   return 1;
 }
 
@@ -153,7 +170,7 @@ static int l_matmul(lua_State *L) {
   cv_tensor *a = cvL_checktensor(L, 1), *b = cvL_checktensor(L, 2);
   cv_error err;
   if (lua_isnoneornil(L, 3)) {
-    cvL_push_result(L, cv_tensor_matmul(a, b, &err), &err);
+    cvL_push_result(L, cv_op_matmul(a, b, &err), &err);
     return 1;
   }
   if (cv_tensor_matmul_out(cvL_checktensor(L, 3), a, b, &err))
@@ -202,18 +219,7 @@ static void open_ops(lua_State *L, int module_idx, int methods_idx,
   set_op(L, meta_idx, 0, "__unm", l_unary, CV_OP_NEG);
 }
 
-/* Lua unloads C modules when the state closes; OpenMP's worker threads
- * (ours and OpenBLAS's) still sleep in libgomp then, and crash the process
- * on exit once it is unmapped. Loading this module again with RTLD_NODELETE
- * keeps it, and so libgomp, mapped until the process ends. */
-static void pin_module(void) {
-  Dl_info info;
-  if (dladdr((void *)pin_module, &info) && info.dli_fname)
-    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-}
-
 void cvL_open_math(lua_State *L) {
-  pin_module();
   static const luaL_Reg fns[] = {{"where", l_where}, {"clock", l_clock},
                                  {NULL, NULL}};
   static const luaL_Reg both[] = {{"clamp", l_clamp},

@@ -4,6 +4,7 @@
  * element; opts either a boolean (keepdim) or a table {keepdim = bool,
  * unbiased = bool}. A table in dim's place is the options, over every
  * element. Positions come back 1-based. */
+#include "../tensor_grad.h"
 #include "../tensor_ops.h"
 #include "l_math.h"
 
@@ -47,7 +48,7 @@ static void push_positions(lua_State *L, cv_tensor *ix, cv_error *err) {
   cvL_push_result(L, ix, err);
 }
 
-typedef cv_tensor *(*reduce_fn)(const cv_tensor *, int, int, cv_error *);
+typedef cv_tensor *(*reduce_fn)(cv_tensor *, int, int, cv_error *);
 
 static int push_reduce(lua_State *L, reduce_fn fn) {
   cv_tensor *t = cvL_checktensor(L, 1);
@@ -58,8 +59,8 @@ static int push_reduce(lua_State *L, reduce_fn fn) {
   return 1;
 }
 
-static int l_sum(lua_State *L) { return push_reduce(L, cv_tensor_sum); }
-static int l_mean(lua_State *L) { return push_reduce(L, cv_tensor_mean); }
+static int l_sum(lua_State *L) { return push_reduce(L, cv_op_sum); }
+static int l_mean(lua_State *L) { return push_reduce(L, cv_op_mean); }
 
 static int l_argmax(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
@@ -79,7 +80,7 @@ static int l_argmin(lua_State *L) {
   return 1;
 }
 
-typedef cv_tensor *(*moment_fn)(const cv_tensor *, int, int, int, cv_error *);
+typedef cv_tensor *(*moment_fn)(cv_tensor *, int, int, int, cv_error *);
 
 static int push_moment(lua_State *L, moment_fn fn) {
   cv_tensor *t = cvL_checktensor(L, 1);
@@ -90,8 +91,8 @@ static int push_moment(lua_State *L, moment_fn fn) {
   return 1;
 }
 
-static int l_var(lua_State *L) { return push_moment(L, cv_tensor_var); }
-static int l_std(lua_State *L) { return push_moment(L, cv_tensor_std); }
+static int l_var(lua_State *L) { return push_moment(L, cv_op_var); }
+static int l_std(lua_State *L) { return push_moment(L, cv_op_std); }
 
 /* norm(t[, p[, dim[, opts]]]), p = 1, 2 (default) or math.huge. */
 static int l_norm(lua_State *L) {
@@ -100,11 +101,11 @@ static int l_norm(lua_State *L) {
   reduce_args r;
   check_reduce(L, 3, t, &r);
   cv_error err;
-  cvL_push_result(L, cv_tensor_norm(t, p, r.dim, r.keepdim, &err), &err);
+  cvL_push_result(L, cv_op_norm(t, p, r.dim, r.keepdim, &err), &err);
   return 1;
 }
 
-typedef cv_tensor *(*extreme_fn)(const cv_tensor *, int, int, cv_tensor **,
+typedef cv_tensor *(*extreme_fn)(cv_tensor *, int, int, cv_tensor **,
                                  cv_error *);
 
 /* max(t) -> value; max(t, dim[, keepdim]) -> values, positions. */
@@ -123,8 +124,8 @@ static int push_extreme(lua_State *L, extreme_fn fn) {
   return 2;
 }
 
-static int l_max(lua_State *L) { return push_extreme(L, cv_tensor_max); }
-static int l_min(lua_State *L) { return push_extreme(L, cv_tensor_min); }
+static int l_max(lua_State *L) { return push_extreme(L, cv_op_max); }
+static int l_min(lua_State *L) { return push_extreme(L, cv_op_min); }
 
 /* The optional dim at idx, the last one by default (as in PyTorch). */
 static int opt_last_dim(lua_State *L, int idx, const cv_tensor *t) {
@@ -191,8 +192,8 @@ static int push_join(lua_State *L, int is_stack) {
   if (n > 0 && !lua_isnoneornil(L, 2))
     dim = cvL_checkdim(L, 2, ts[0]->ndim + is_stack);
   cv_error err;
-  cvL_push_result(L, is_stack ? cv_tensor_stack(n, ts, dim, &err)
-                             : cv_tensor_cat(n, ts, dim, &err), &err);
+  cvL_push_result(L, is_stack ? cv_op_stack(n, ts, dim, &err)
+                             : cv_op_cat(n, ts, dim, &err), &err);
   return 1;
 }
 

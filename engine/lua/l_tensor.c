@@ -2,6 +2,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "../autograd.h"
+#include "../tensor_grad.h"
 #include "binding.h"
 
 typedef struct {
@@ -301,12 +303,23 @@ static int l_totable(lua_State *L) {
 
 /* ---- views ------------------------------------------------------------ */
 
+/* Pushes a view of `in` made by `op`, recorded on the tape when in needs a
+ * gradient. Takes over the reference to out. */
+static void push_view(lua_State *L, cv_tensor *out, cv_tensor *in,
+                      const char *op, cv_error *err) {
+  cvL_pushtensor(L, out, err);
+  if (out == in) return; /* contiguous() of a contiguous tensor */
+  int rc = out->storage == in->storage ? cv_tensor_record_view(out, in, op, err)
+                                       : cv_tensor_record_copy(out, in, op, err);
+  if (rc) cvL_raise(L, err);
+}
+
 static int l_view(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 2, size);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_view(t, n, size, &err), &err);
+  push_view(L, cv_tensor_view(t, n, size, &err), t, "view", &err);
   return 1;
 }
 
@@ -315,7 +328,7 @@ static int l_reshape(lua_State *L) {
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 2, size);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_reshape(t, n, size, &err), &err);
+  push_view(L, cv_tensor_reshape(t, n, size, &err), t, "reshape", &err);
   return 1;
 }
 
@@ -331,7 +344,7 @@ static int l_transpose(lua_State *L) {
     d1 = cvL_checkdim(L, 3, t->ndim);
   }
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_transpose(t, d0, d1, &err), &err);
+  push_view(L, cv_tensor_transpose(t, d0, d1, &err), t, "transpose", &err);
   return 1;
 }
 
@@ -346,7 +359,7 @@ static int l_permute(lua_State *L) {
   for (int d = 0; d < n; d++)
     order[d] = (int)(order64[d] < 0 ? order64[d] + n : order64[d] - 1);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_permute(t, order, &err), &err);
+  push_view(L, cv_tensor_permute(t, order, &err), t, "permute", &err);
   return 1;
 }
 
@@ -355,7 +368,7 @@ static int l_narrow(lua_State *L) {
   int dim = cvL_checkdim(L, 2, t->ndim);
   lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_narrow(t, dim, start - 1, len, &err), &err);
+  push_view(L, cv_tensor_narrow(t, dim, start - 1, len, &err), t, "narrow", &err);
   return 1;
 }
 
@@ -365,7 +378,7 @@ static int l_select(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 3);
   if (i < 0) i += t->size[dim] + 1;
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_select(t, dim, i - 1, &err), &err);
+  push_view(L, cv_tensor_select(t, dim, i - 1, &err), t, "select", &err);
   return 1;
 }
 
@@ -373,7 +386,7 @@ static int l_unsqueeze(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int dim = cvL_checkdim(L, 2, t->ndim + 1);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_unsqueeze(t, dim, &err), &err);
+  push_view(L, cv_tensor_unsqueeze(t, dim, &err), t, "unsqueeze", &err);
   return 1;
 }
 
@@ -381,7 +394,7 @@ static int l_squeeze(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int dim = lua_isnoneornil(L, 2) ? -1 : cvL_checkdim(L, 2, t->ndim);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_squeeze(t, dim, &err), &err);
+  push_view(L, cv_tensor_squeeze(t, dim, &err), t, "squeeze", &err);
   return 1;
 }
 
@@ -390,39 +403,52 @@ static int l_expand(lua_State *L) {
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 2, size);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_expand(t, n, size, &err), &err);
+  push_view(L, cv_tensor_expand(t, n, size, &err), t, "expand", &err);
   return 1;
 }
 
 static int l_contiguous(lua_State *L) {
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_contiguous(cvL_checktensor(L, 1), &err), &err);
+  cv_tensor *t = cvL_checktensor(L, 1);
+  push_view(L, cv_tensor_contiguous(t, &err), t, "contiguous", &err);
   return 1;
 }
 
 static int l_clone(lua_State *L) {
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_clone(cvL_checktensor(L, 1), &err), &err);
+  cv_tensor *t = cvL_checktensor(L, 1);
+  push_view(L, cv_tensor_clone(t, &err), t, "clone", &err);
   return 1;
 }
 
 /* ---- in place --------------------------------------------------------- */
 
+/* Raises when t may not change in place (it needs a gradient). */
+static void check_inplace(lua_State *L, const cv_tensor *t, const char *op) {
+  cv_error err;
+  if (cv_op_check_inplace(t, op, &err)) cvL_raise(L, &err);
+}
+
 static int l_fill_(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
-  cv_tensor_fill(t, (float)luaL_checknumber(L, 2));
+  float v = (float)luaL_checknumber(L, 2);
+  check_inplace(L, t, "fill_");
+  cv_tensor_fill(t, v);
   lua_settop(L, 1);
   return 1;
 }
 
 static int l_zero_(lua_State *L) {
-  cv_tensor_fill(cvL_checktensor(L, 1), 0.0f);
+  cv_tensor *t = cvL_checktensor(L, 1);
+  check_inplace(L, t, "zero_");
+  cv_tensor_fill(t, 0.0f);
   lua_settop(L, 1);
   return 1;
 }
 
 static int l_copy_(lua_State *L) {
   cv_tensor *dst = cvL_checktensor(L, 1), *src = cvL_checktensor(L, 2);
+  check_inplace(L, dst, "copy_");
   cv_error err;
   if (cv_tensor_copy(dst, src, &err)) return cvL_raise(L, &err);
   lua_settop(L, 1);
@@ -485,7 +511,19 @@ static int l_index(lua_State *L) {
   int kt = lua_type(L, 2);
   if (kt == LUA_TNUMBER || kt == LUA_TTABLE) {
     cv_error err;
-    cvL_pushtensor(L, index_view(L, cvL_checktensor(L, 1), 2, &err), &err);
+    cv_tensor *t = cvL_checktensor(L, 1);
+    push_view(L, index_view(L, t, 2, &err), t, "index", &err);
+    return 1;
+  }
+  const char *key = lua_tostring(L, 2);
+  if (key && strcmp(key, "grad") == 0) {
+    cv_tensor *t = cvL_checktensor(L, 1);
+    if (!t->grad) return 0;
+    cvL_pushtensor(L, cv_tensor_retain(t->grad), NULL);
+    return 1;
+  }
+  if (key && strcmp(key, "requires_grad") == 0) {
+    lua_pushboolean(L, cv_tensor_requires_grad(cvL_checktensor(L, 1)));
     return 1;
   }
   lua_getfield(L, LUA_REGISTRYINDEX, CV_TENSOR_METHODS);
@@ -497,9 +535,19 @@ static int l_index(lua_State *L) {
 static int l_newindex(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int kt = lua_type(L, 2);
+  if (kt == LUA_TSTRING && strcmp(lua_tostring(L, 2), "requires_grad") == 0) {
+    luaL_checktype(L, 3, LUA_TBOOLEAN);
+    if (t->node)
+      return luaL_error(L, "requires_grad can only be set on a leaf tensor "
+                        "(this one was computed by %s); use detach()",
+                        t->node->op);
+    t->requires_grad = lua_toboolean(L, 3);
+    return 0;
+  }
   if (kt != LUA_TNUMBER && kt != LUA_TTABLE)
     return luaL_error(L, "tensors take only number or table keys, not %s",
                       luaL_typename(L, 2));
+  check_inplace(L, t, "assignment");
   cv_error err;
   cvL_pushtensor(L, index_view(L, t, 2, &err), &err); /* stack: t k x view */
   cv_tensor *view = cvL_totensor(L, -1), *src = cvL_totensor(L, 3);

@@ -10,6 +10,11 @@ int luaopen_cnnvis_core(lua_State *L) {
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, CV_TENSOR_METHODS);
   cvL_open_tensor(L);
+  cvL_open_autograd(L);
+  cvL_open_nn(L);
+  cvL_open_net(L);
+  cvL_open_caffe(L);
   cvL_open_math(L);
+  cvL_open_io(L);
   return 1;
 }

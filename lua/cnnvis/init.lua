@@ -7,6 +7,10 @@ local M = {}
 for k, v in pairs(core) do M[k] = v end
 
 M.format = require "cnnvis.format"
+M.caffe = require "cnnvis.caffe"
+local gradcheck = require "cnnvis.gradcheck"
+M.gradcheck = gradcheck.gradcheck
+M.validate_weight_gradient = gradcheck.validate_weight_gradient
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
 return M

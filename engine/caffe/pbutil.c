@@ -1,0 +1,256 @@
+/* pbutil.c — building protobuf-c messages by hand, reading files, and
+ * diagnosing broken wire format (protobuf-c's unpack only says NULL). */
+#include "pbutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *cv_pb_new(const ProtobufCMessageDescriptor *d) {
+  void *m = malloc(d->sizeof_message);
+  if (m) protobuf_c_message_init(d, m);
+  return m;
+}
+
+int cv_pb_append(void *arr, size_t *n, size_t elsize, const void *value) {
+  void **slot = arr;
+  char *grown = realloc(*slot, (*n + 1) * elsize);
+  if (!grown) return -1;
+  memcpy(grown + *n * elsize, value, elsize);
+  *slot = grown;
+  (*n)++;
+  return 0;
+}
+
+int cv_pb_set_string(char **slot, const char *value, const void *dflt) {
+  char *s = strdup(value);
+  if (!s) return -1;
+  if (*slot && *slot != dflt) free(*slot);
+  *slot = s;
+  return 0;
+}
+
+size_t cv_pb_type_size(ProtobufCType t) {
+  switch (t) {
+  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+    return 8;
+  case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+  case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+  case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+  case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+  default: return 4; /* the 32-bit integers, float, enum */
+  }
+}
+
+int cv_pb_store(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+                const void *v) {
+  char *base = (char *)m;
+  size_t size = cv_pb_type_size(f->type);
+  if (f->label == PROTOBUF_C_LABEL_REPEATED)
+    return cv_pb_append(base + f->offset,
+                        (size_t *)(base + f->quantifier_offset), size, v);
+  memcpy(base + f->offset, v, size);
+  if (f->quantifier_offset && f->type != PROTOBUF_C_TYPE_STRING &&
+      f->type != PROTOBUF_C_TYPE_MESSAGE)
+    *(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
+  return 0;
+}
+
+int cv_pb_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f) {
+  const char *base = (const char *)m;
+  if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE) {
+    const void *v = *(void *const *)(base + f->offset);
+    return v && v != f->default_value;
+  }
+  return f->quantifier_offset &&
+         *(const protobuf_c_boolean *)(base + f->quantifier_offset);
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+uint8_t *cv_pb_read_file(const char *path, size_t *n, cv_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    cv_error_set(err, "%s: cannot open: %s", path, strerror(errno));
+    return NULL;
+  }
+  long size = -1;
+  if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+  if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    fclose(f);
+    cv_error_set(err, "%s: cannot tell the file's size (not a file?)", path);
+    return NULL;
+  }
+  uint8_t *buf = malloc((size_t)size + 1);
+  if (!buf) {
+    fclose(f);
+    cv_error_set(err, "%s: out of memory reading %ld bytes", path, size);
+    return NULL;
+  }
+  size_t got = fread(buf, 1, (size_t)size, f);
+  fclose(f);
+  if (got != (size_t)size) {
+    free(buf);
+    cv_error_set(err, "%s: read %zu of %ld bytes", path, got, size);
+    return NULL;
+  }
+  buf[size] = 0;
+  *n = (size_t)size;
+  return buf;
+}
+
+/* ---- wire format walk --------------------------------------------------- */
+
+typedef struct {
+  const uint8_t *buf;  /* the whole input: offsets are reported from it */
+  cv_error *err;
+  char path[256];
+} walk;
+
+/* Reads a varint at *pos (< end); -1 when it runs past end or 10 bytes. */
+static int read_varint(const uint8_t *buf, size_t *pos, size_t end,
+                       uint64_t *v) {
+  uint64_t x = 0;
+  for (int i = 0; i < 10; i++) {
+    if (*pos >= end) return -1;
+    uint8_t b = buf[(*pos)++];
+    x |= (uint64_t)(b & 0x7f) << (7 * i);
+    if (!(b & 0x80)) {
+      *v = x;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static int expected_wire_type(const ProtobufCFieldDescriptor *f) {
+  switch (f->type) {
+  case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES:
+  case PROTOBUF_C_TYPE_MESSAGE:
+    return 2;
+  case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_FLOAT:
+    return 5;
+  case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_DOUBLE:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int walk_message(walk *w, size_t start, size_t end,
+                        const ProtobufCMessageDescriptor *d, int depth);
+
+static int walk_fail(walk *w, size_t at, const char *what) {
+  if (w->path[0])
+    return cv_error_set(w->err, "byte offset %zu (in %s): %s", at, w->path,
+                        what);
+  return cv_error_set(w->err, "byte offset %zu: %s", at, what);
+}
+
+/* Checks one length-delimited known field: packed sizes, nested messages. */
+static int walk_delimited(walk *w, size_t at, size_t start, size_t len,
+                          const ProtobufCFieldDescriptor *f, unsigned index,
+                          int depth) {
+  char msg[160];
+  int wt = expected_wire_type(f);
+  if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+    size_t keep = strlen(w->path);
+    snprintf(w->path + keep, sizeof w->path - keep, "%s%s[%u]",
+             keep ? "." : "", f->name, index);
+    if (walk_message(w, start, start + len, f->descriptor, depth + 1) < 0)
+      return -1;
+    w->path[keep] = 0;
+  } else if (f->label == PROTOBUF_C_LABEL_REPEATED && (wt == 5 || wt == 1) &&
+             len % (wt == 5 ? 4 : 8) != 0) {
+    snprintf(msg, sizeof msg, "packed field '%s' holds %zu bytes, not a "
+             "multiple of %d", f->name, len, wt == 5 ? 4 : 8);
+    return walk_fail(w, at, msg);
+  }
+  return 0;
+}
+
+/* One field at *pos: its tag and value. */
+static int walk_field(walk *w, size_t *pos, size_t end,
+                      const ProtobufCMessageDescriptor *d, unsigned *counts,
+                      int depth) {
+  char msg[200];
+  size_t at = *pos;
+  uint64_t tag, v;
+  if (read_varint(w->buf, pos, end, &tag) < 0)
+    return walk_fail(w, at, "the data ends inside a field tag (truncated?)");
+  int wt = (int)(tag & 7);
+  uint64_t id = tag >> 3;
+  if (id == 0 || id > 536870911u)
+    return walk_fail(w, at, "field number 0: this is not protobuf data");
+  const ProtobufCFieldDescriptor *f =
+      protobuf_c_message_descriptor_get_field(d, (unsigned)id);
+  if (f) {
+    int want = expected_wire_type(f);
+    int packed_ok = f->label == PROTOBUF_C_LABEL_REPEATED && wt == 2 &&
+                    want != 2;
+    if (wt != want && !packed_ok) {
+      snprintf(msg, sizeof msg, "field '%s' (%u) has wire type %d, expected "
+               "%d: corrupt or not a %s", f->name, (unsigned)id, wt, want,
+               d->name);
+      return walk_fail(w, at, msg);
+    }
+  }
+  switch (wt) {
+  case 0:
+    if (read_varint(w->buf, pos, end, &v) < 0)
+      return walk_fail(w, at, "the data ends inside a number (truncated?)");
+    return 0;
+  case 1: case 5: {
+    size_t need = wt == 1 ? 8 : 4;
+    if (end - *pos < need)
+      return walk_fail(w, at, "the data ends inside a fixed-size value "
+                       "(truncated?)");
+    *pos += need;
+    return 0;
+  }
+  case 2: {
+    if (read_varint(w->buf, pos, end, &v) < 0)
+      return walk_fail(w, at, "the data ends inside a length (truncated?)");
+    if (v > end - *pos) {
+      snprintf(msg, sizeof msg, "%s%s%sdeclares %llu bytes but only %zu "
+               "remain (truncated, or a corrupt length)",
+               f ? "field '" : "", f ? f->name : "", f ? "' " : "",
+               (unsigned long long)v, end - *pos);
+      return walk_fail(w, at, msg);
+    }
+    size_t start = *pos;
+    *pos += (size_t)v;
+    if (!f) return 0;
+    unsigned index = counts[f - d->fields]++;
+    return walk_delimited(w, at, start, (size_t)v, f, index, depth);
+  }
+  default:
+    snprintf(msg, sizeof msg, "wire type %d (field %llu) is not used by "
+             "Caffe's files: this is not a %s", wt, (unsigned long long)id,
+             d->name);
+    return walk_fail(w, at, msg);
+  }
+}
+
+static int walk_message(walk *w, size_t start, size_t end,
+                        const ProtobufCMessageDescriptor *d, int depth) {
+  if (depth > 32) return walk_fail(w, start, "messages nested too deeply");
+  unsigned *counts = calloc(d->n_fields ? d->n_fields : 1, sizeof *counts);
+  if (!counts) return cv_error_set(w->err, "out of memory");
+  size_t pos = start;
+  int rc = 0;
+  while (pos < end && rc == 0) rc = walk_field(w, &pos, end, d, counts, depth);
+  free(counts);
+  return rc;
+}
+
+int cv_pb_wire_check(const uint8_t *buf, size_t n,
+                     const ProtobufCMessageDescriptor *d, cv_error *err) {
+  walk w = {buf, err, ""};
+  return walk_message(&w, 0, n, d, 0);
+}

@@ -1,0 +1,49 @@
+/* file.c — reading a whole file into memory, with the OS reason on failure. */
+#include "file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Grows *buf to hold at least need bytes (doubling). */
+static int grow(unsigned char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 65536;
+  while (c < need) c *= 2;
+  unsigned char *nb = realloc(*buf, c);
+  if (!nb) return -1;
+  *buf = nb;
+  *cap = c;
+  return 0;
+}
+
+int cv_io_read_file(const char *path, unsigned char **buf, size_t *n,
+                    cv_error *err) {
+  *buf = NULL;
+  *n = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return cv_error_set(err, "%s: cannot open (%s)", path, strerror(errno));
+  unsigned char *b = NULL;
+  size_t cap = 0, len = 0;
+  for (;;) {
+    if (grow(&b, &cap, len + 65536) < 0) {
+      free(b);
+      fclose(f);
+      return cv_error_set(err, "%s: out of memory after %zu bytes", path, len);
+    }
+    size_t got = fread(b + len, 1, cap - len, f);
+    len += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) {
+    int e = errno;
+    free(b);
+    fclose(f);
+    return cv_error_set(err, "%s: cannot read (%s)", path, strerror(e));
+  }
+  fclose(f);
+  *buf = b;
+  *n = len;
+  return 0;
+}

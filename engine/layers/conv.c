@@ -1,0 +1,249 @@
+/* conv.c — Convolution as im2col + sgemm (Caffe's layout and semantics):
+ * shape check, forward, backward. */
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+#include "check.h"
+#include "layers.h"
+
+cv_conv_params cv_conv_params_default(void) {
+  cv_conv_params p = {1, 1, 1, 1, 0, 0, 1, 1, 1};
+  return p;
+}
+
+/* Geometry of one conv call, derived once from the params and the shapes. */
+typedef struct {
+  int64_t n, c, h, w, m, oh, ow;
+  int64_t kdim;  /* rows of the column buffer per group: C/g * kh * kw */
+  int64_t ohw;   /* columns of the column buffer: OH * OW */
+  int64_t mg;    /* output channels per group */
+  int direct;    /* 1x1, stride 1, no pad: x is its own column buffer */
+} conv_geom;
+
+static int check_params(const cv_conv_params *p, cv_error *err) {
+  if (p->kernel_h < 1 || p->kernel_w < 1 || p->stride_h < 1 || p->stride_w < 1 ||
+      p->dilation_h < 1 || p->dilation_w < 1 || p->group < 1)
+    return cv_error_set(err, "conv2d: kernel %dx%d, stride %dx%d, dilation %dx%d "
+                        "and group %d must all be positive", p->kernel_h,
+                        p->kernel_w, p->stride_h, p->stride_w, p->dilation_h,
+                        p->dilation_w, p->group);
+  if (p->pad_h < 0 || p->pad_w < 0)
+    return cv_error_set(err, "conv2d: pad %dx%d must not be negative", p->pad_h,
+                        p->pad_w);
+  return 0;
+}
+
+int cv_conv2d_shape(const cv_conv_params *p, const int64_t *in,
+                    const int64_t *w_size, int64_t out_c, int64_t *out,
+                    cv_error *err) {
+  if (check_params(p, err)) return -1;
+  char si[CV_SHAPE_STR_MAX], sw[CV_SHAPE_STR_MAX];
+  cv_shape_str(4, in, si, sizeof si);
+  if (w_size) {
+    cv_shape_str(4, w_size, sw, sizeof sw);
+    out_c = w_size[0];
+    if (w_size[1] * p->group != in[1])
+      return cv_error_set(err, "conv2d: weight %s expects %lld input channels "
+                          "(group %d) but input %s has %lld", sw,
+                          (long long)(w_size[1] * p->group), p->group, si,
+                          (long long)in[1]);
+    if (w_size[2] != p->kernel_h || w_size[3] != p->kernel_w)
+      return cv_error_set(err, "conv2d: weight %s does not match kernel %dx%d",
+                          sw, p->kernel_h, p->kernel_w);
+  }
+  if (in[1] % p->group || out_c % p->group)
+    return cv_error_set(err, "conv2d: group %d does not divide input channels "
+                        "%lld and output channels %lld", p->group,
+                        (long long)in[1], (long long)out_c);
+  int64_t ext_h = (int64_t)p->dilation_h * (p->kernel_h - 1) + 1;
+  int64_t ext_w = (int64_t)p->dilation_w * (p->kernel_w - 1) + 1;
+  if (in[2] + 2 * p->pad_h < ext_h || in[3] + 2 * p->pad_w < ext_w)
+    return cv_error_set(err, "conv2d: input %s padded by %dx%d is smaller than "
+                        "the kernel's extent %lldx%lld", si, p->pad_h, p->pad_w,
+                        (long long)ext_h, (long long)ext_w);
+  out[0] = in[0];
+  out[1] = out_c;
+  out[2] = (in[2] + 2 * p->pad_h - ext_h) / p->stride_h + 1;
+  out[3] = (in[3] + 2 * p->pad_w - ext_w) / p->stride_w + 1;
+  return 0;
+}
+
+/* Checks x, w, b and the output (y or dy) and fills the geometry. */
+static int conv_setup(const cv_conv_params *p, const cv_tensor *x,
+                      const cv_tensor *w, const cv_tensor *b, const cv_tensor *y,
+                      const char *yname, conv_geom *g, cv_error *err) {
+  int64_t out[4];
+  if (cv_check_tensor("conv2d", "input", x, 4, err) ||
+      cv_check_tensor("conv2d", "weight", w, 4, err) ||
+      cv_conv2d_shape(p, x->size, w->size, 0, out, err) ||
+      cv_check_shape("conv2d", yname, y, 4, out, err))
+    return -1;
+  if (b && cv_check_shape("conv2d", "bias", b, 1, &out[1], err)) return -1;
+  g->n = x->size[0]; g->c = x->size[1]; g->h = x->size[2]; g->w = x->size[3];
+  g->m = out[1]; g->oh = out[2]; g->ow = out[3];
+  g->kdim = (g->c / p->group) * p->kernel_h * p->kernel_w;
+  g->ohw = g->oh * g->ow;
+  g->mg = g->m / p->group;
+  g->direct = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
+              p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+  return 0;
+}
+
+/* Unfolds one image (C x H x W) into col (C*kh*kw rows x OH*OW columns). */
+static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
+                   float *col) {
+  int64_t rows = g->c * p->kernel_h * p->kernel_w;
+#pragma omp parallel for if (rows * g->ohw > 65536 && !omp_in_parallel())
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t kw = r % p->kernel_w, kh = (r / p->kernel_w) % p->kernel_h;
+    int64_t c = r / ((int64_t)p->kernel_w * p->kernel_h);
+    const float *xc = x + c * g->h * g->w;
+    float *out = col + r * g->ohw;
+    for (int64_t oh = 0; oh < g->oh; oh++, out += g->ow) {
+      int64_t h = oh * p->stride_h - p->pad_h + kh * p->dilation_h;
+      if (h < 0 || h >= g->h) {
+        memset(out, 0, (size_t)g->ow * sizeof *out);
+        continue;
+      }
+      const float *xr = xc + h * g->w;
+      int64_t w0 = kw * p->dilation_w - p->pad_w;
+      for (int64_t ow = 0; ow < g->ow; ow++) {
+        int64_t w = w0 + ow * p->stride_w;
+        out[ow] = (w >= 0 && w < g->w) ? xr[w] : 0.0f;
+      }
+    }
+  }
+}
+
+/* Folds col back into one image, adding overlapping entries (dx = 0 first).
+ * Parallel over channels: no two threads write the same pixel. */
+static void col2im(const cv_conv_params *p, const conv_geom *g, const float *col,
+                   float *x) {
+  int64_t kk = (int64_t)p->kernel_h * p->kernel_w;
+#pragma omp parallel for if (g->c * kk * g->ohw > 65536 && !omp_in_parallel())
+  for (int64_t c = 0; c < g->c; c++) {
+    float *xc = x + c * g->h * g->w;
+    memset(xc, 0, (size_t)(g->h * g->w) * sizeof *xc);
+    for (int64_t k = 0; k < kk; k++) {
+      int64_t kh = k / p->kernel_w, kw = k % p->kernel_w;
+      const float *in = col + (c * kk + k) * g->ohw;
+      for (int64_t oh = 0; oh < g->oh; oh++, in += g->ow) {
+        int64_t h = oh * p->stride_h - p->pad_h + kh * p->dilation_h;
+        if (h < 0 || h >= g->h) continue;
+        float *xr = xc + h * g->w;
+        int64_t w0 = kw * p->dilation_w - p->pad_w;
+        for (int64_t ow = 0; ow < g->ow; ow++) {
+          int64_t w = w0 + ow * p->stride_w;
+          if (w >= 0 && w < g->w) xr[w] += in[ow];
+        }
+      }
+    }
+  }
+}
+
+/* y_n = W * col(x_n) + b for one image, group by group. */
+static void forward_image(const cv_conv_params *p, const conv_geom *g,
+                          const float *x, const float *w, const float *b,
+                          float *y, float *col) {
+  if (g->direct) col = (float *)x;
+  else im2col(p, g, x, col);
+  for (int gi = 0; gi < p->group; gi++)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
+                (int)g->ohw, (int)g->kdim, 1.0f, w + gi * g->mg * g->kdim,
+                (int)g->kdim, col + gi * g->kdim * g->ohw, (int)g->ohw, 0.0f,
+                y + gi * g->mg * g->ohw, (int)g->ohw);
+  if (!b) return;
+  for (int64_t m = 0; m < g->m; m++) {
+    float *ym = y + m * g->ohw;
+    for (int64_t i = 0; i < g->ohw; i++) ym[i] += b[m];
+  }
+}
+
+int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
+                      const cv_tensor *w, const cv_tensor *b, cv_tensor *y,
+                      cv_workspace *ws, cv_error *err) {
+  conv_geom g;
+  if (conv_setup(p, x, w, b, y, "output", &g, err)) return -1;
+  size_t colsize = g.direct ? 0 : (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
+  /* Small batches: one image at a time, each GEMM on every thread. Larger
+   * ones: one image per thread with single-threaded GEMMs (OpenBLAS runs
+   * serially inside a parallel region), so the pools never nest. */
+  int threads = cv_threads_get();
+  int per_image = g.n >= threads && threads > 1;
+  int slots = per_image ? threads : 1;
+  float *col = cv_workspace_reserve(ws, colsize * slots + 1, err);
+  if (!col) return cv_error_prefix(err, "conv2d");
+  const float *xd = cv_tensor_data(x), *wd = cv_tensor_data(w);
+  const float *bd = b ? cv_tensor_data(b) : NULL;
+  float *yd = cv_tensor_data(y);
+  int64_t xs = g.c * g.h * g.w, ys = g.m * g.ohw;
+  if (per_image) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t n = 0; n < g.n; n++)
+      forward_image(p, &g, xd + n * xs, wd, bd, yd + n * ys,
+                    col + colsize * (size_t)omp_get_thread_num());
+  } else {
+    for (int64_t n = 0; n < g.n; n++)
+      forward_image(p, &g, xd + n * xs, wd, bd, yd + n * ys, col);
+  }
+  return 0;
+}
+
+static void bias_grad(const conv_geom *g, const float *dy, float *db) {
+  for (int64_t n = 0; n < g->n; n++)
+    for (int64_t m = 0; m < g->m; m++) {
+      const float *d = dy + (n * g->m + m) * g->ohw;
+      double s = 0;
+      for (int64_t i = 0; i < g->ohw; i++) s += d[i];
+      db[m] += (float)s;
+    }
+}
+
+/* One image: dw += dy * col(x)^T, dx = col2im(W^T * dy). */
+static void backward_image(const cv_conv_params *p, const conv_geom *g,
+                           const float *x, const float *w, const float *dy,
+                           float *dx, float *dw, float *col) {
+  if (dw) {
+    if (g->direct) col = (float *)x;
+    else im2col(p, g, x, col);
+    for (int gi = 0; gi < p->group; gi++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->mg,
+                  (int)g->kdim, (int)g->ohw, 1.0f, dy + gi * g->mg * g->ohw,
+                  (int)g->ohw, col + gi * g->kdim * g->ohw, (int)g->ohw, 1.0f,
+                  dw + gi * g->mg * g->kdim, (int)g->kdim);
+  }
+  if (!dx) return;
+  float *dcol = g->direct ? dx : col;
+  for (int gi = 0; gi < p->group; gi++)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->kdim,
+                (int)g->ohw, (int)g->mg, 1.0f, w + gi * g->mg * g->kdim,
+                (int)g->kdim, dy + gi * g->mg * g->ohw, (int)g->ohw, 0.0f,
+                dcol + gi * g->kdim * g->ohw, (int)g->ohw);
+  if (!g->direct) col2im(p, g, col, dx);
+}
+
+int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
+                       const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
+                       cv_tensor *dw, cv_tensor *db, cv_workspace *ws,
+                       cv_error *err) {
+  conv_geom g;
+  if (conv_setup(p, x, w, NULL, dy, "output gradient", &g, err)) return -1;
+  if ((dx && cv_check_like("conv2d", "input gradient", dx, "input", x, err)) ||
+      (dw && cv_check_like("conv2d", "weight gradient", dw, "weight", w, err)) ||
+      (db && cv_check_shape("conv2d", "bias gradient", db, 1, &g.m, err)))
+    return -1;
+  size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
+  float *col = cv_workspace_reserve(ws, colsize + 1, err);
+  if (!col) return cv_error_prefix(err, "conv2d");
+  const float *xd = cv_tensor_data(x), *wd = cv_tensor_data(w);
+  const float *dyd = cv_tensor_data(dy);
+  float *dxd = dx ? cv_tensor_data(dx) : NULL, *dwd = dw ? cv_tensor_data(dw) : NULL;
+  int64_t xs = g.c * g.h * g.w, ys = g.m * g.ohw;
+  if (db) bias_grad(&g, dyd, cv_tensor_data(db));
+  /* Serial over images: dw accumulates across them; the GEMMs are threaded. */
+  for (int64_t n = 0; n < g.n; n++)
+    backward_image(p, &g, xd + n * xs, wd, dyd + n * ys,
+                   dxd ? dxd + n * xs : NULL, dwd, col);
+  return 0;
+}

@@ -1,0 +1,134 @@
+/* linear.c — InnerProduct (axis, transpose): shape check, forward, backward.
+ * One row (batch 1) goes through sgemv: the layer is memory-bound there and
+ * sgemv reads the weights at full speed where a one-column GEMM does not. */
+#include <cblas.h>
+
+#include "check.h"
+#include "layers.h"
+
+typedef struct {
+  int64_t m, k, n;  /* x: M x K, w: N x K (K x N transposed), y: M x N */
+} linear_geom;
+
+int cv_linear_shape(const cv_linear_params *p, const cv_tensor *x,
+                    const cv_tensor *w, int *out_ndim, int64_t *out,
+                    cv_error *err) {
+  if (cv_check_tensor("linear", "input", x, -1, err) ||
+      cv_check_tensor("linear", "weight", w, 2, err) ||
+      cv_check_axis("linear", p->axis, x->ndim, err))
+    return -1;
+  int64_t k = cv_prod(x->size, p->axis, x->ndim);
+  int64_t wk = w->size[p->transpose ? 0 : 1], n = w->size[p->transpose ? 1 : 0];
+  if (wk != k) {
+    char sx[CV_SHAPE_STR_MAX], sw[CV_SHAPE_STR_MAX];
+    return cv_error_set(err, "linear: weight %s%s expects %lld inputs but "
+                        "input %s has %lld from axis %d on",
+                        cv_shape_str(2, w->size, sw, sizeof sw),
+                        p->transpose ? " (transposed)" : "", (long long)wk,
+                        cv_shape_str(x->ndim, x->size, sx, sizeof sx),
+                        (long long)k, p->axis);
+  }
+  for (int d = 0; d < p->axis; d++) out[d] = x->size[d];
+  out[p->axis] = n;
+  *out_ndim = p->axis + 1;
+  return 0;
+}
+
+static int linear_setup(const cv_linear_params *p, const cv_tensor *x,
+                        const cv_tensor *w, const cv_tensor *y,
+                        const char *yname, linear_geom *g, cv_error *err) {
+  int64_t out[CV_MAX_DIMS];
+  int nd;
+  if (cv_linear_shape(p, x, w, &nd, out, err) ||
+      cv_check_shape("linear", yname, y, nd, out, err))
+    return -1;
+  g->m = cv_prod(x->size, 0, p->axis);
+  g->k = cv_prod(x->size, p->axis, x->ndim);
+  g->n = out[p->axis];
+  return 0;
+}
+
+int cv_linear_forward(const cv_linear_params *p, const cv_tensor *x,
+                      const cv_tensor *w, const cv_tensor *b, cv_tensor *y,
+                      cv_error *err) {
+  linear_geom g;
+  if (linear_setup(p, x, w, y, "output", &g, err)) return -1;
+  if (b && cv_check_shape("linear", "bias", b, 1, &g.n, err)) return -1;
+  const float *xd = cv_tensor_data(x), *wd = cv_tensor_data(w);
+  float *yd = cv_tensor_data(y);
+  if (g.m == 0 || g.n == 0) return 0;
+  if (g.m == 1) {
+    cblas_sgemv(CblasRowMajor, p->transpose ? CblasTrans : CblasNoTrans,
+                (int)(p->transpose ? g.k : g.n), (int)(p->transpose ? g.n : g.k),
+                1.0f, wd, (int)(p->transpose ? g.n : g.k), xd, 1, 0.0f, yd, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans,
+                p->transpose ? CblasNoTrans : CblasTrans, (int)g.m, (int)g.n,
+                (int)g.k, 1.0f, xd, (int)g.k, wd,
+                (int)(p->transpose ? g.n : g.k), 0.0f, yd, (int)g.n);
+  }
+  if (!b) return 0;
+  const float *bd = cv_tensor_data(b);
+  for (int64_t i = 0; i < g.m; i++)
+    for (int64_t j = 0; j < g.n; j++) yd[i * g.n + j] += bd[j];
+  return 0;
+}
+
+/* dw += dy^T x (N x K), or x^T dy (K x N) when transposed; one row is a
+ * rank-1 update. */
+static void weight_grad(const cv_linear_params *p, const linear_geom *g,
+                        const float *x, const float *dy, float *dw) {
+  if (g->m == 1) {
+    if (p->transpose)
+      cblas_sger(CblasRowMajor, (int)g->k, (int)g->n, 1.0f, x, 1, dy, 1, dw,
+                 (int)g->n);
+    else
+      cblas_sger(CblasRowMajor, (int)g->n, (int)g->k, 1.0f, dy, 1, x, 1, dw,
+                 (int)g->k);
+  } else if (p->transpose) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->k, (int)g->n,
+                (int)g->m, 1.0f, x, (int)g->k, dy, (int)g->n, 1.0f, dw, (int)g->n);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->n, (int)g->k,
+                (int)g->m, 1.0f, dy, (int)g->n, x, (int)g->k, 1.0f, dw, (int)g->k);
+  }
+}
+
+/* dx = dy w (M x K), or dy w^T when transposed. */
+static void input_grad(const cv_linear_params *p, const linear_geom *g,
+                       const float *w, const float *dy, float *dx) {
+  if (g->m == 1) {
+    cblas_sgemv(CblasRowMajor, p->transpose ? CblasNoTrans : CblasTrans,
+                (int)(p->transpose ? g->k : g->n), (int)(p->transpose ? g->n : g->k),
+                1.0f, w, (int)(p->transpose ? g->n : g->k), dy, 1, 0.0f, dx, 1);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans,
+              p->transpose ? CblasTrans : CblasNoTrans, (int)g->m, (int)g->k,
+              (int)g->n, 1.0f, dy, (int)g->n, w, (int)(p->transpose ? g->n : g->k),
+              0.0f, dx, (int)g->k);
+}
+
+int cv_linear_backward(const cv_linear_params *p, const cv_tensor *x,
+                       const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
+                       cv_tensor *dw, cv_tensor *db, cv_error *err) {
+  linear_geom g;
+  if (linear_setup(p, x, w, dy, "output gradient", &g, err)) return -1;
+  if ((dx && cv_check_like("linear", "input gradient", dx, "input", x, err)) ||
+      (dw && cv_check_like("linear", "weight gradient", dw, "weight", w, err)) ||
+      (db && cv_check_shape("linear", "bias gradient", db, 1, &g.n, err)))
+    return -1;
+  const float *dyd = cv_tensor_data(dy);
+  if (g.m == 0 || g.n == 0 || g.k == 0) return 0;
+  if (dw) weight_grad(p, &g, cv_tensor_data(x), dyd, cv_tensor_data(dw));
+  if (dx) input_grad(p, &g, cv_tensor_data(w), dyd, cv_tensor_data(dx));
+  if (db) {
+    float *dbd = cv_tensor_data(db);
+    for (int64_t j = 0; j < g.n; j++) {
+      double s = 0;
+      for (int64_t i = 0; i < g.m; i++) s += dyd[i * g.n + j];
+      dbd[j] += (float)s;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,176 @@
+/* pool.c — MAX and AVE pooling with Caffe's output size and edge rules:
+ * shape check, forward, backward. */
+#include <float.h>
+#include <string.h>
+
+#include "check.h"
+#include "layers.h"
+
+cv_pool_params cv_pool_params_default(void) {
+  cv_pool_params p = {CV_POOL_MAX, 1, 1, 1, 1, 0, 0, 0};
+  return p;
+}
+
+/* Caffe: ceil-mode size, then drop a last window that would start in the
+ * right/bottom padding. */
+static int64_t pooled_size(int64_t in, int k, int stride, int pad) {
+  int64_t span = in + 2 * pad - k;
+  int64_t out = (span + stride - 1) / stride + 1;
+  if (pad > 0 && (out - 1) * stride >= in + pad) out--;
+  return out;
+}
+
+/* The params with global pooling resolved against the input size. */
+static cv_pool_params resolve(const cv_pool_params *p, const int64_t *in) {
+  cv_pool_params q = *p;
+  if (q.global) {
+    q.kernel_h = (int)in[2]; q.kernel_w = (int)in[3];
+    q.stride_h = q.stride_w = 1;
+    q.pad_h = q.pad_w = 0;
+  }
+  return q;
+}
+
+int cv_pool2d_shape(const cv_pool_params *p, const int64_t *in, int64_t *out,
+                    cv_error *err) {
+  cv_pool_params q = resolve(p, in);
+  char si[CV_SHAPE_STR_MAX];
+  cv_shape_str(4, in, si, sizeof si);
+  if (q.kernel_h < 1 || q.kernel_w < 1 || q.stride_h < 1 || q.stride_w < 1 ||
+      q.pad_h < 0 || q.pad_w < 0)
+    return cv_error_set(err, "pool2d: kernel %dx%d and stride %dx%d must be "
+                        "positive, pad %dx%d not negative", q.kernel_h,
+                        q.kernel_w, q.stride_h, q.stride_w, q.pad_h, q.pad_w);
+  if (q.pad_h >= q.kernel_h || q.pad_w >= q.kernel_w)
+    return cv_error_set(err, "pool2d: pad %dx%d must be smaller than kernel "
+                        "%dx%d", q.pad_h, q.pad_w, q.kernel_h, q.kernel_w);
+  if (in[2] + 2 * q.pad_h < q.kernel_h || in[3] + 2 * q.pad_w < q.kernel_w)
+    return cv_error_set(err, "pool2d: input %s padded by %dx%d is smaller than "
+                        "kernel %dx%d", si, q.pad_h, q.pad_w, q.kernel_h,
+                        q.kernel_w);
+  out[0] = in[0];
+  out[1] = in[1];
+  out[2] = pooled_size(in[2], q.kernel_h, q.stride_h, q.pad_h);
+  out[3] = pooled_size(in[3], q.kernel_w, q.stride_w, q.pad_w);
+  return 0;
+}
+
+typedef struct {
+  int64_t h, w, oh, ow;
+} plane;
+
+/* Window of output (oh, ow): [h0, h1) x [w0, w1) inside the input, and the
+ * AVE divisor (the window clipped to the padded input). */
+typedef struct {
+  int64_t h0, h1, w0, w1, area;
+} window;
+
+static window window_at(const cv_pool_params *q, const plane *pl, int64_t oh,
+                        int64_t ow) {
+  window r;
+  r.h0 = oh * q->stride_h - q->pad_h;
+  r.w0 = ow * q->stride_w - q->pad_w;
+  r.h1 = r.h0 + q->kernel_h;
+  r.w1 = r.w0 + q->kernel_w;
+  if (r.h1 > pl->h + q->pad_h) r.h1 = pl->h + q->pad_h;
+  if (r.w1 > pl->w + q->pad_w) r.w1 = pl->w + q->pad_w;
+  r.area = (r.h1 - r.h0) * (r.w1 - r.w0);
+  if (r.h0 < 0) r.h0 = 0;
+  if (r.w0 < 0) r.w0 = 0;
+  if (r.h1 > pl->h) r.h1 = pl->h;
+  if (r.w1 > pl->w) r.w1 = pl->w;
+  return r;
+}
+
+/* Offset of the first maximum in scan order (Caffe's argmax); -1 when the
+ * window holds no input pixel. */
+static int64_t argmax_in(const float *x, const plane *pl, const window *r) {
+  float best = -FLT_MAX;
+  int64_t at = -1;
+  for (int64_t h = r->h0; h < r->h1; h++)
+    for (int64_t w = r->w0; w < r->w1; w++)
+      if (x[h * pl->w + w] > best || at < 0) {
+        best = x[h * pl->w + w];
+        at = h * pl->w + w;
+      }
+  return at;
+}
+
+static void forward_plane(const cv_pool_params *q, const plane *pl,
+                          const float *x, float *y) {
+  for (int64_t oh = 0; oh < pl->oh; oh++)
+    for (int64_t ow = 0; ow < pl->ow; ow++) {
+      window r = window_at(q, pl, oh, ow);
+      if (q->method == CV_POOL_MAX) {
+        int64_t at = argmax_in(x, pl, &r);
+        y[oh * pl->ow + ow] = at < 0 ? -FLT_MAX : x[at];
+        continue;
+      }
+      double s = 0;
+      for (int64_t h = r.h0; h < r.h1; h++)
+        for (int64_t w = r.w0; w < r.w1; w++) s += x[h * pl->w + w];
+      y[oh * pl->ow + ow] = (float)(s / (double)r.area);
+    }
+}
+
+static void backward_plane(const cv_pool_params *q, const plane *pl,
+                           const float *x, const float *dy, float *dx) {
+  memset(dx, 0, (size_t)(pl->h * pl->w) * sizeof *dx);
+  for (int64_t oh = 0; oh < pl->oh; oh++)
+    for (int64_t ow = 0; ow < pl->ow; ow++) {
+      window r = window_at(q, pl, oh, ow);
+      float g = dy[oh * pl->ow + ow];
+      if (q->method == CV_POOL_MAX) {
+        int64_t at = argmax_in(x, pl, &r);
+        if (at >= 0) dx[at] += g;
+        continue;
+      }
+      g /= (float)r.area;
+      for (int64_t h = r.h0; h < r.h1; h++)
+        for (int64_t w = r.w0; w < r.w1; w++) dx[h * pl->w + w] += g;
+    }
+}
+
+static int pool_setup(const cv_pool_params *p, const cv_tensor *x,
+                      const cv_tensor *y, const char *yname, cv_pool_params *q,
+                      plane *pl, cv_error *err) {
+  int64_t out[4];
+  if (cv_check_tensor("pool2d", "input", x, 4, err) ||
+      cv_pool2d_shape(p, x->size, out, err) ||
+      cv_check_shape("pool2d", yname, y, 4, out, err))
+    return -1;
+  *q = resolve(p, x->size);
+  pl->h = x->size[2]; pl->w = x->size[3]; pl->oh = out[2]; pl->ow = out[3];
+  return 0;
+}
+
+int cv_pool2d_forward(const cv_pool_params *p, const cv_tensor *x, cv_tensor *y,
+                      cv_error *err) {
+  cv_pool_params q;
+  plane pl;
+  if (pool_setup(p, x, y, "output", &q, &pl, err)) return -1;
+  int64_t planes = x->size[0] * x->size[1];
+  const float *xd = cv_tensor_data(x);
+  float *yd = cv_tensor_data(y);
+#pragma omp parallel for if (planes * pl.oh * pl.ow > 4096)
+  for (int64_t i = 0; i < planes; i++)
+    forward_plane(&q, &pl, xd + i * pl.h * pl.w, yd + i * pl.oh * pl.ow);
+  return 0;
+}
+
+int cv_pool2d_backward(const cv_pool_params *p, const cv_tensor *x,
+                       const cv_tensor *dy, cv_tensor *dx, cv_error *err) {
+  cv_pool_params q;
+  plane pl;
+  if (pool_setup(p, x, dy, "output gradient", &q, &pl, err) ||
+      cv_check_like("pool2d", "input gradient", dx, "input", x, err))
+    return -1;
+  int64_t planes = x->size[0] * x->size[1];
+  const float *xd = cv_tensor_data(x), *dyd = cv_tensor_data(dy);
+  float *dxd = cv_tensor_data(dx);
+#pragma omp parallel for if (planes * pl.h * pl.w > 4096)
+  for (int64_t i = 0; i < planes; i++)
+    backward_plane(&q, &pl, xd + i * pl.h * pl.w, dyd + i * pl.oh * pl.ow,
+                   dxd + i * pl.h * pl.w);
+  return 0;
+}

@@ -1,0 +1,276 @@
+/* net.c — building a net from a Caffe definition, loading weights, forward. */
+#include "net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "caffe/caffe_io.h"
+
+static char *copy_string(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *c = malloc(n);
+  if (c) memcpy(c, s, n);
+  return c;
+}
+
+int cv_net_blob_id(const cv_net *net, const char *name) {
+  for (int i = 0; i < net->n_blobs; i++)
+    if (strcmp(net->blob_names[i], name) == 0) return i;
+  return -1;
+}
+
+int cv_net_layer_id(const cv_net *net, const char *name) {
+  for (int i = 0; i < net->n_layers; i++)
+    if (strcmp(net->layers[i].name, name) == 0) return i;
+  return -1;
+}
+
+cv_tensor *cv_net_blob(const cv_net *net, const char *name) {
+  int id = cv_net_blob_id(net, name);
+  return id < 0 ? NULL : net->blobs[id];
+}
+
+void cv_net_free(cv_net *net) {
+  if (!net) return;
+  for (int i = 0; i < net->n_layers; i++) {
+    cv_net_layer *l = &net->layers[i];
+    free(l->name);
+    free(l->opts);
+    for (int k = 0; k < l->n_param; k++) cv_tensor_release(l->param[k]);
+  }
+  for (int i = 0; i < net->n_blobs; i++) {
+    free(net->blob_names[i]);
+    if (net->blobs) cv_tensor_release(net->blobs[i]);
+  }
+  free(net->layers);
+  free(net->blob_names);
+  free(net->blobs);
+  free(net->input_blobs);
+  free(net->input_shapes);
+  free(net);
+}
+
+/* The id of blob `name`, added when `create` (a top) and missing. */
+static int blob_ref(cv_net *net, const char *name, int create, cv_error *err) {
+  int id = cv_net_blob_id(net, name);
+  if (id >= 0 || !create) return id;
+  id = net->n_blobs;
+  char **names = realloc(net->blob_names, sizeof *names * (size_t)(id + 1));
+  if (!names) return cv_error_set(err, "out of memory");
+  net->blob_names = names;
+  if (!(names[id] = copy_string(name))) return cv_error_set(err, "out of memory");
+  net->n_blobs++;
+  return id;
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+static int wire_layer(cv_net *net, cv_net_layer *l,
+                      const Caffe__LayerParameter *lp, const char *file,
+                      cv_error *err) {
+  if (lp->n_bottom > CV_LAYER_MAX_BOTTOMS || lp->n_top > CV_LAYER_MAX_TOPS)
+    return cv_error_set(err, "%s: layer '%s' has too many bottoms or tops",
+                        file, l->name);
+  l->n_bottom = (int)lp->n_bottom;
+  l->n_top = (int)lp->n_top;
+  for (int k = 0; k < l->n_bottom; k++) {
+    l->bottom[k] = blob_ref(net, lp->bottom[k], 0, err);
+    if (l->bottom[k] < 0)
+      return cv_error_set(err, "%s: layer '%s' reads blob '%s', which no "
+                          "earlier layer produces", file, l->name,
+                          lp->bottom[k]);
+  }
+  for (int k = 0; k < l->n_top; k++)
+    if ((l->top[k] = blob_ref(net, lp->top[k], 1, err)) < 0) return -1;
+  return 0;
+}
+
+/* Input layers declare the net's inputs and their shapes. */
+static int add_inputs(cv_net *net, const cv_net_layer *l, cv_error *err) {
+  int n = net->n_inputs + l->n_top;
+  int *ids = realloc(net->input_blobs, sizeof *ids * (size_t)n);
+  if (ids) net->input_blobs = ids;
+  cv_shape *shapes = realloc(net->input_shapes, sizeof *shapes * (size_t)n);
+  if (shapes) net->input_shapes = shapes;
+  if (!ids || !shapes) return cv_error_set(err, "out of memory");
+  for (int k = 0; k < l->n_top; k++) {
+    ids[net->n_inputs] = l->top[k];
+    shapes[net->n_inputs++] = l->top_shape[k];
+  }
+  return 0;
+}
+
+static int setup_layer(cv_net *net, cv_net_layer *l,
+                       const Caffe__LayerParameter *lp, cv_shape *blob_shape,
+                       const char *file, cv_error *err) {
+  cv_shape bottom[CV_LAYER_MAX_BOTTOMS], param[CV_LAYER_MAX_PARAMS];
+  for (int k = 0; k < l->n_bottom; k++) bottom[k] = blob_shape[l->bottom[k]];
+  if (l->type->parse(lp, net->train, &l->opts, err) ||
+      l->type->shape(l->opts, l->n_bottom, bottom, l->n_top, l->top_shape,
+                     &l->n_param, param, err))
+    return cv_error_prefix(err, "%s: layer '%s' (%s)", file, l->name,
+                           l->type->name);
+  for (int k = 0; k < l->n_top; k++) blob_shape[l->top[k]] = l->top_shape[k];
+  for (int k = 0; k < l->n_param; k++) {
+    l->param[k] = cv_tensor_new(param[k].ndim, param[k].size, err);
+    if (!l->param[k] ||
+        (l->type->fill && l->type->fill(lp, k, l->param[k], err)))
+      return cv_error_prefix(err, "%s: layer '%s' parameter %d", file,
+                             l->name, k + 1);
+    l->param[k]->requires_grad = 1;
+  }
+  return strcmp(l->type->name, "Input") == 0 ? add_inputs(net, l, err) : 0;
+}
+
+cv_net *cv_net_build(const Caffe__NetParameter *def, const char *name,
+                     int train, cv_error *err) {
+  cv_net *net = calloc(1, sizeof *net);
+  cv_shape *shapes = NULL;
+  if (!net) goto oom;
+  net->train = train;
+  net->layers = calloc(def->n_layer ? def->n_layer : 1, sizeof *net->layers);
+  if (!net->layers) goto oom;
+  for (size_t i = 0; i < def->n_layer; i++) {
+    const Caffe__LayerParameter *lp = def->layer[i];
+    cv_net_layer *l = &net->layers[net->n_layers++];
+    if (!(l->name = copy_string(lp->name ? lp->name : ""))) goto oom;
+    l->type = cv_layer_type_find(lp->type ? lp->type : "");
+    if (!l->type) {
+      char types[512];
+      cv_net_supported_types(types, sizeof types);
+      cv_error_set(err, "%s: layer '%s' has type '%s', which cnnvis does not "
+                   "support (supported: %s)", name, l->name,
+                   lp->type ? lp->type : "", types);
+      goto fail;
+    }
+    if (wire_layer(net, l, lp, name, err)) goto fail;
+    cv_shape *grown = realloc(shapes, sizeof *shapes * (size_t)net->n_blobs);
+    if (!grown) goto oom;
+    shapes = grown;
+    if (setup_layer(net, l, lp, shapes, name, err)) goto fail;
+  }
+  net->blobs = calloc((size_t)net->n_blobs + 1, sizeof *net->blobs);
+  if (!net->blobs) goto oom;
+  free(shapes);
+  return net;
+oom:
+  cv_error_set(err, "%s: out of memory building the net", name);
+fail:
+  free(shapes);
+  cv_net_free(net);
+  return NULL;
+}
+
+/* ---- weights ------------------------------------------------------------ */
+
+/* Equal shapes once leading 1s are dropped: a V1 blob's legacy dims
+ * (1x1x1xN for a bias) against the definition's (N). */
+static int same_but_leading_ones(const cv_tensor *a, const cv_tensor *b) {
+  int i = 0, j = 0;
+  while (i < a->ndim - 1 && a->size[i] == 1) i++;
+  while (j < b->ndim - 1 && b->size[j] == 1) j++;
+  if (a->ndim - i != b->ndim - j) return 0;
+  for (; i < a->ndim; i++, j++)
+    if (a->size[i] != b->size[j]) return 0;
+  return 1;
+}
+
+static int load_layer(cv_net_layer *l, Caffe__LayerParameter *src,
+                      const char *file, cv_error *err) {
+  if ((int)src->n_blobs != l->n_param)
+    return cv_error_set(err, "%s: layer '%s' has %d parameter blobs in the "
+                        "definition but %d in the weights", file, l->name,
+                        l->n_param, (int)src->n_blobs);
+  for (int k = 0; k < l->n_param; k++) {
+    cv_tensor *t = cv_caffe_blob_to_tensor(src->blobs[k], err);
+    if (!t) return cv_error_prefix(err, "%s: layer '%s'", file, l->name);
+    int ok = same_but_leading_ones(t, l->param[k]);
+    if (!ok) {
+      char a[CV_SHAPE_STR_MAX], b[CV_SHAPE_STR_MAX];
+      cv_error_set(err, "%s: layer '%s' blob %d has shape %s in the weights "
+                   "but the definition needs %s", file, l->name, k + 1,
+                   cv_shape_str(t->ndim, t->size, a, sizeof a),
+                   cv_shape_str(l->param[k]->ndim, l->param[k]->size, b,
+                                sizeof b));
+      cv_tensor_release(t);
+      return -1;
+    }
+    /* Legacy 4-d blobs (1x1xNxK for an fc weight) fit the definition's
+     * shape element for element. */
+    memcpy(cv_tensor_data(l->param[k]), cv_tensor_data(t),
+           sizeof(float) * (size_t)cv_tensor_numel(t));
+    cv_tensor_release(t);
+  }
+  return 0;
+}
+
+int cv_net_load_weights(cv_net *net, const Caffe__NetParameter *weights,
+                        const char *file, cv_error *err) {
+  for (size_t i = 0; i < weights->n_layer; i++) {
+    Caffe__LayerParameter *src = weights->layer[i];
+    int id = cv_net_layer_id(net, src->name ? src->name : "");
+    if (id < 0) continue;
+    if (load_layer(&net->layers[id], src, file, err)) return -1;
+  }
+  return 0;
+}
+
+/* ---- forward ------------------------------------------------------------ */
+
+static int set_inputs(cv_net *net, int n_inputs, cv_tensor **inputs,
+                      cv_error *err) {
+  if (n_inputs > net->n_inputs || n_inputs < 1)
+    return cv_error_set(err, "forward: the net has %d input(s), %d given",
+                        net->n_inputs, n_inputs);
+  for (int k = 0; k < n_inputs; k++) {
+    const cv_shape *want = &net->input_shapes[k];
+    const cv_tensor *x = inputs[k];
+    int ok = x->ndim == want->ndim;
+    for (int d = 1; ok && d < want->ndim; d++) ok = x->size[d] == want->size[d];
+    if (!ok) {
+      char a[CV_SHAPE_STR_MAX], b[CV_SHAPE_STR_MAX];
+      return cv_error_set(err, "forward: input '%s' has shape %s, the net "
+                          "takes Nx%s", net->blob_names[net->input_blobs[k]],
+                          cv_shape_str(x->ndim, x->size, a, sizeof a),
+                          cv_shape_str(want->ndim - 1, want->size + 1, b,
+                                       sizeof b));
+    }
+    int id = net->input_blobs[k];
+    cv_tensor_release(net->blobs[id]);
+    net->blobs[id] = cv_tensor_retain(inputs[k]);
+  }
+  return 0;
+}
+
+static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
+  cv_tensor *bottom[CV_LAYER_MAX_BOTTOMS], *top[CV_LAYER_MAX_TOPS] = {0};
+  for (int k = 0; k < l->n_bottom; k++) {
+    bottom[k] = net->blobs[l->bottom[k]];
+    if (!bottom[k])
+      return cv_error_set(err, "layer '%s' reads blob '%s', which has no "
+                          "value: give it to forward", l->name,
+                          net->blob_names[l->bottom[k]]);
+  }
+  if (l->type->forward(l->opts, l->n_bottom, bottom, l->param, l->n_top, top,
+                       err))
+    return cv_error_prefix(err, "layer '%s' (%s)", l->name, l->type->name);
+  for (int k = 0; k < l->n_top; k++) {
+    cv_tensor_release(net->blobs[l->top[k]]);
+    net->blobs[l->top[k]] = top[k];
+  }
+  return 0;
+}
+
+int cv_net_forward(cv_net *net, int n_inputs, cv_tensor **inputs,
+                   const char *upto, cv_error *err) {
+  int last = net->n_layers - 1;
+  if (upto && (last = cv_net_layer_id(net, upto)) < 0)
+    return cv_error_set(err, "forward: the net has no layer '%s'", upto);
+  if (set_inputs(net, n_inputs, inputs, err)) return -1;
+  for (int i = 0; i <= last; i++) {
+    cv_net_layer *l = &net->layers[i];
+    if (strcmp(l->type->name, "Input") == 0) continue;
+    if (run_layer(net, l, err)) return -1;
+  }
+  return 0;
+}

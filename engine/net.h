@@ -1,0 +1,103 @@
+/*
+ * net.h — a Caffe model as a graph of layers over named blobs.
+ *
+ *   cv_error err;
+ *   Caffe__NetParameter *def = cv_caffe_read_net_def("deploy.prototxt",
+ *                                                    CAFFE__PHASE__TEST, &err);
+ *   cv_net *net = cv_net_build(def, "deploy.prototxt", &err);
+ *   cv_net_load_weights(net, weights, "weights.caffemodel", &err);
+ *   cv_tensor *in[1] = {x};
+ *   cv_net_forward(net, 1, in, NULL, &err);           // every blob kept
+ *   cv_tensor *prob = cv_net_blob(net, "prob");       // borrowed
+ *   cv_net_free(net);
+ *
+ * Each layer's forward is a differentiable op: with grad mode on and
+ * parameters that require gradients (the default), a forward records the
+ * tape, and a backward from any blob fills the parameters' gradients.
+ * A layer whose top is its bottom (in place, as Caffe's ReLU) rebinds the
+ * blob name to its output, so the blob shows what Caffe's would.
+ */
+#ifndef CV_NET_H
+#define CV_NET_H
+
+#include "caffe.pb-c.h"
+#include "tensor.h"
+
+typedef struct {
+  int ndim;
+  int64_t size[CV_MAX_DIMS];
+} cv_shape;
+
+#define CV_LAYER_MAX_PARAMS 4
+#define CV_LAYER_MAX_TOPS 4
+#define CV_LAYER_MAX_BOTTOMS 8
+
+/* What the net knows of a layer type (net_layers.c). */
+typedef struct cv_layer_type {
+  const char *name; /* Caffe's type string */
+  /* Reads the layer's Caffe parameters into a malloc'd options struct;
+   * train says which phase the net runs in (Dropout needs it). */
+  int (*parse)(const Caffe__LayerParameter *lp, int train, void **opts,
+               cv_error *err);
+  /* Top shapes and parameter shapes from bottom shapes. */
+  int (*shape)(const void *opts, int n_bottom, const cv_shape *bottom,
+               int n_top, cv_shape *top, int *n_param, cv_shape *param,
+               cv_error *err);
+  /* Fills parameter k (already zeroed) as the layer's fillers say; NULL
+   * leaves zeros. */
+  int (*fill)(const Caffe__LayerParameter *lp, int k, cv_tensor *param,
+              cv_error *err);
+  /* Computes tops (new references) from bottoms and parameters. */
+  int (*forward)(const void *opts, int n_bottom, cv_tensor **bottom,
+                 cv_tensor **param, int n_top, cv_tensor **top, cv_error *err);
+} cv_layer_type;
+
+typedef struct {
+  char *name;
+  const cv_layer_type *type;
+  void *opts;
+  int n_bottom, n_top, n_param;
+  int bottom[CV_LAYER_MAX_BOTTOMS]; /* blob ids */
+  int top[CV_LAYER_MAX_TOPS];
+  cv_tensor *param[CV_LAYER_MAX_PARAMS]; /* owned; weight, bias, ... */
+  cv_shape top_shape[CV_LAYER_MAX_TOPS]; /* at the definition's batch size */
+} cv_net_layer;
+
+typedef struct cv_net {
+  int train;                /* the phase the layers were set up for */
+  int n_layers, n_blobs;
+  cv_net_layer *layers;
+  char **blob_names;
+  cv_tensor **blobs;        /* owned; NULL until a forward fills them */
+  int n_inputs;
+  int *input_blobs;         /* blob ids fed by forward's arguments */
+  cv_shape *input_shapes;
+} cv_net;
+
+/* A net from a normalized definition (cv_caffe_read_net_def): shapes are
+ * inferred from the Input layers and every parameter is filled by its
+ * layer's weight_filler / bias_filler with the engine's seeded RNG. */
+cv_net *cv_net_build(const Caffe__NetParameter *def, const char *name,
+                     int train, cv_error *err);
+void cv_net_free(cv_net *net);
+
+/* Copies the blobs of the caffemodel's layers into the net's parameters,
+ * matched by layer name. Layers the net lacks are ignored, as in Caffe. A
+ * count or shape mismatch names the layer and both shapes. */
+int cv_net_load_weights(cv_net *net, const Caffe__NetParameter *weights,
+                        const char *file, cv_error *err);
+
+/* Runs the layers in order on the given inputs (borrowed; one per input
+ * blob, any batch size), stopping after layer `upto` when not NULL. */
+int cv_net_forward(cv_net *net, int n_inputs, cv_tensor **inputs,
+                   const char *upto, cv_error *err);
+
+int cv_net_blob_id(const cv_net *net, const char *name);  /* -1 if none */
+int cv_net_layer_id(const cv_net *net, const char *name); /* -1 if none */
+cv_tensor *cv_net_blob(const cv_net *net, const char *name); /* borrowed */
+
+/* The supported layer types, for messages: "Input, Convolution, ...". */
+void cv_net_supported_types(char *buf, size_t n);
+const cv_layer_type *cv_layer_type_find(const char *name);
+
+#endif

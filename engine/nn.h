@@ -1,0 +1,48 @@
+/*
+ * nn.h — the layer kernels as differentiable ops.
+ *
+ * Each function allocates its output, runs the kernel of layers/ on
+ * contiguous copies of its inputs where needed, and records a tape node whose
+ * backward step calls the kernel's backward (see autograd.h). It is what the
+ * net's layers and the Lua functions cv.nn.* call.
+ *
+ *   cv_tensor *y = cv_nn_conv2d(&p, x, w, b, ws, &err);  // new reference
+ *
+ * Inputs are borrowed; outputs are new references. ws (may be NULL: a
+ * temporary one is used) is scratch memory the caller reuses across calls.
+ */
+#ifndef CV_NN_H
+#define CV_NN_H
+
+#include "layers/layers.h"
+
+cv_tensor *cv_nn_conv2d(const cv_conv_params *p, cv_tensor *x, cv_tensor *w,
+                        cv_tensor *b, cv_workspace *ws, cv_error *err);
+cv_tensor *cv_nn_pool2d(const cv_pool_params *p, cv_tensor *x, cv_error *err);
+cv_tensor *cv_nn_lrn(const cv_lrn_params *p, cv_tensor *x, cv_workspace *ws,
+                     cv_error *err);
+cv_tensor *cv_nn_linear(const cv_linear_params *p, cv_tensor *x, cv_tensor *w,
+                        cv_tensor *b, cv_error *err);
+cv_tensor *cv_nn_relu(double slope, cv_tensor *x, cv_error *err);
+cv_tensor *cv_nn_sigmoid(cv_tensor *x, cv_error *err);
+cv_tensor *cv_nn_tanh(cv_tensor *x, cv_error *err);
+cv_tensor *cv_nn_power(const cv_power_params *p, cv_tensor *x, cv_error *err);
+/* At test time (train == 0) y is x itself (retained). */
+cv_tensor *cv_nn_dropout(double ratio, int train, cv_tensor *x, cv_error *err);
+cv_tensor *cv_nn_softmax(int axis, cv_tensor *x, cv_error *err);
+/* A 0-d tensor: the mean loss. labels get no gradient. */
+cv_tensor *cv_nn_softmax_loss(const cv_loss_params *p, cv_tensor *x,
+                              cv_tensor *labels, cv_error *err);
+cv_tensor *cv_nn_concat(int axis, int count, cv_tensor *const *xs,
+                        cv_error *err);
+cv_tensor *cv_nn_eltwise(cv_eltwise_op op, const double *coeffs, int count,
+                         cv_tensor *const *xs, cv_error *err);
+/* With global stats; mean, var and factor get no gradient (Caffe does not
+ * learn them by gradient either). */
+cv_tensor *cv_nn_batchnorm(const cv_batchnorm_params *p, cv_tensor *x,
+                           cv_tensor *mean, cv_tensor *var, cv_tensor *factor,
+                           cv_error *err);
+cv_tensor *cv_nn_scale(cv_tensor *x, cv_tensor *gamma, cv_tensor *beta,
+                       cv_error *err);
+
+#endif

@@ -1,0 +1,118 @@
+--- A Caffe net as scripts use it: `net:forward(x)`, `net.blobs.conv1`,
+-- `net.params.conv1.weight`, `net:neuron("fc8", {class = 281})`, `print(net)`.
+local M = {}
+
+local Net = {}
+Net.__index = Net
+
+local function shape_str(shape)
+  if #shape == 0 then return "scalar" end
+  return table.concat(shape, "x")
+end
+
+-- Tops that no later layer reads: what forward returns.
+local function output_names(layers)
+  local read, outputs = {}, {}
+  for _, l in ipairs(layers) do
+    for _, b in ipairs(l.bottoms) do read[b] = true end
+  end
+  for i = #layers, 1, -1 do
+    for _, t in ipairs(layers[i].tops) do
+      if not read[t] and layers[i].type ~= "Input" then
+        table.insert(outputs, 1, t)
+        read[t] = true
+      end
+    end
+  end
+  return outputs
+end
+
+--- Wraps a `cnnvis.core` net.
+function M.wrap(core_net)
+  local self = setmetatable({_net = core_net}, Net)
+  self.layers = core_net:layers()
+  self.inputs = core_net:inputs()
+  self.outputs = output_names(self.layers)
+  self.params = {}
+  for _, l in ipairs(self.layers) do
+    if #l.params > 0 then
+      local p = {weight = l.params[1], bias = l.params[2]}
+      for i, t in ipairs(l.params) do p[i] = t end
+      self.params[l.name] = p
+    end
+  end
+  self.blobs = setmetatable({}, {
+    __index = function(_, name) return core_net:blob(name) end,
+  })
+  return self
+end
+
+--- Runs the net on x (an NxCxHxW tensor, or a table {input_name = tensor}).
+-- opts.upto names the last layer to run. Returns a table of the output
+-- blobs by name (with upto: that layer's tops).
+function Net:forward(x, opts)
+  local upto = opts and opts.upto
+  self._net:forward(x, upto)
+  self.last_input = x
+  local names = self.outputs
+  if upto then
+    for _, l in ipairs(self.layers) do
+      if l.name == upto then names = l.tops end
+    end
+  end
+  local out = {}
+  for _, name in ipairs(names) do out[name] = self._net:blob(name) end
+  return out
+end
+
+--- The scalar a class neuron of blob `name` gives after forward: summed over
+-- the batch, or of one sample (`{class = c, sample = i}`, i 1-based).
+-- Classes are 0-based, as in Caffe's label files.
+function Net:neuron(name, opts)
+  assert(type(opts) == "table" and math.type(opts.class) == "integer",
+    "neuron: give the class as {class = c} (0-based, as in Caffe)")
+  local blob = self._net:blob(name)
+  if not blob then error("neuron: the net has no blob '" .. name .. "' (run forward first)", 2) end
+  local c = opts.class
+  if blob:dim() < 2 or c < 0 or c >= blob:size(2) then
+    error(string.format("neuron: class %d is out of range for blob '%s' of shape %s",
+      c, name, shape_str(blob:size())), 2)
+  end
+  local column = blob:select(2, c + 1)
+  if opts.sample then return column[opts.sample] end
+  return column:sum()
+end
+
+--- Writes the weights as a V2 caffemodel.
+function Net:save(path)
+  self._net:save_weights(path)
+end
+
+function Net:__tostring()
+  local rows, total = {{"layer", "type", "output", "params"}}, 0
+  for _, l in ipairs(self.layers) do
+    local count = 0
+    for _, p in ipairs(l.params) do count = count + p:numel() end
+    total = total + count
+    local shapes = {}
+    for i, s in ipairs(l.top_shapes) do shapes[i] = shape_str(s) end
+    rows[#rows + 1] = {l.name, l.type, table.concat(shapes, ", "), tostring(count)}
+  end
+  rows[#rows + 1] = {"total", "", "", tostring(total)}
+  local width = {}
+  for _, r in ipairs(rows) do
+    for i, cell in ipairs(r) do width[i] = math.max(width[i] or 0, #cell) end
+  end
+  local lines = {}
+  for _, r in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(r) do
+      cells[i] = i == 4 and string.format("%" .. width[i] .. "s", cell)
+                         or string.format("%-" .. width[i] .. "s", cell)
+    end
+    lines[#lines + 1] = table.concat(cells, "  ")
+  end
+  return table.concat(lines, "\n")
+end
+
+return M
