@@ -12,6 +12,28 @@
 #include "../tensor_ops.h"
 #include "l_math.h"
 
+/* Bytes of tensor data pushed since the last full collection, kept in the
+ * registry (one count per Lua state). */
+#define GC_PENDING_KEY "cnnvis.gc.pending"
+#define GC_THRESHOLD ((lua_Integer)256 << 20)
+
+void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err) {
+  cvL_pushtensor(L, t, err);
+  lua_getfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+  lua_Integer pending = lua_tointeger(L, -1) +
+                        cv_tensor_numel(t) * (lua_Integer)sizeof(float);
+  lua_pop(L, 1);
+  /* The threshold grows with the Lua heap, so that the cost of a full
+   * collection (which walks the heap) stays small next to the tensor work. */
+  lua_Integer heap = (lua_Integer)lua_gc(L, LUA_GCCOUNT) * 1024;
+  if (pending > GC_THRESHOLD && pending > 4 * heap) {
+    pending = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+  }
+  lua_pushinteger(L, pending);
+  lua_setfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+}
+
 /* A stack slot that holds a number as a tensor operand. */
 typedef struct {
   float value;
@@ -43,7 +65,7 @@ static int l_binary(lua_State *L) {
     cv_tensor *y = a == &na.header ? cv_op_binary_scalar(op, b, na.value, 1, &err)
                  : b == &nb.header ? cv_op_binary_scalar(op, a, nb.value, 0, &err)
                                    : cv_op_binary(op, a, b, &err);
-    cvL_pushtensor(L, y, &err);
+    cvL_push_result(L, y, &err);
     return 1;
   }
   cv_tensor *out = cvL_checktensor(L, 3);
@@ -69,7 +91,7 @@ static int l_binary_(lua_State *L) {
 static int l_unary(lua_State *L) {
   cv_unary_op op = (cv_unary_op)lua_tointeger(L, lua_upvalueindex(1));
   cv_error err;
-  cvL_pushtensor(L, cv_op_unary(op, cvL_checktensor(L, 1), &err), &err);
+  cvL_push_result(L, cv_op_unary(op, cvL_checktensor(L, 1), &err), &err);
   return 1;
 }
 
@@ -97,7 +119,7 @@ static int l_clamp(lua_State *L) {
   float lo, hi;
   check_limits(L, &lo, &hi);
   cv_error err;
-  cvL_pushtensor(L, cv_op_clamp(t, lo, hi, &err), &err);
+  cvL_push_result(L, cv_op_clamp(t, lo, hi, &err), &err);
   return 1;
 }
 
@@ -128,7 +150,7 @@ static int l_where(lua_State *L) {
   cv_tensor *cond = cvL_checktensor(L, 1);
   cv_tensor *a = check_tensor_or_number(L, 2), *b = check_tensor_or_number(L, 3);
   cv_error err;
-  cvL_pushtensor(L, cv_op_where(cond, a, b, &err), &err);
+  cvL_push_result(L, cv_op_where(cond, a, b, &err), &err);
   return 1;
 }
 
@@ -148,7 +170,7 @@ static int l_matmul(lua_State *L) {
   cv_tensor *a = cvL_checktensor(L, 1), *b = cvL_checktensor(L, 2);
   cv_error err;
   if (lua_isnoneornil(L, 3)) {
-    cvL_pushtensor(L, cv_op_matmul(a, b, &err), &err);
+    cvL_push_result(L, cv_op_matmul(a, b, &err), &err);
     return 1;
   }
   if (cv_tensor_matmul_out(cvL_checktensor(L, 3), a, b, &err))

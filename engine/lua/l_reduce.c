@@ -45,7 +45,7 @@ static void check_reduce(lua_State *L, int idx, const cv_tensor *t,
 /* Pushes 0-based positions as 1-based ones. */
 static void push_positions(lua_State *L, cv_tensor *ix, cv_error *err) {
   if (ix) cv_tensor_binary_scalar_(CV_OP_ADD, ix, 1.0f, NULL);
-  cvL_pushtensor(L, ix, err);
+  cvL_push_result(L, ix, err);
 }
 
 typedef cv_tensor *(*reduce_fn)(cv_tensor *, int, int, cv_error *);
@@ -55,7 +55,7 @@ static int push_reduce(lua_State *L, reduce_fn fn) {
   reduce_args r;
   check_reduce(L, 2, t, &r);
   cv_error err;
-  cvL_pushtensor(L, fn(t, r.dim, r.keepdim, &err), &err);
+  cvL_push_result(L, fn(t, r.dim, r.keepdim, &err), &err);
   return 1;
 }
 
@@ -87,7 +87,7 @@ static int push_moment(lua_State *L, moment_fn fn) {
   reduce_args r;
   check_reduce(L, 2, t, &r);
   cv_error err;
-  cvL_pushtensor(L, fn(t, r.dim, r.keepdim, r.unbiased, &err), &err);
+  cvL_push_result(L, fn(t, r.dim, r.keepdim, r.unbiased, &err), &err);
   return 1;
 }
 
@@ -101,7 +101,7 @@ static int l_norm(lua_State *L) {
   reduce_args r;
   check_reduce(L, 3, t, &r);
   cv_error err;
-  cvL_pushtensor(L, cv_op_norm(t, p, r.dim, r.keepdim, &err), &err);
+  cvL_push_result(L, cv_op_norm(t, p, r.dim, r.keepdim, &err), &err);
   return 1;
 }
 
@@ -115,11 +115,11 @@ static int push_extreme(lua_State *L, extreme_fn fn) {
   check_reduce(L, 2, t, &r);
   cv_error err;
   if (r.dim < 0) {
-    cvL_pushtensor(L, fn(t, -1, 0, NULL, &err), &err);
+    cvL_push_result(L, fn(t, -1, 0, NULL, &err), &err);
     return 1;
   }
   cv_tensor *ix = NULL;
-  cvL_pushtensor(L, fn(t, r.dim, r.keepdim, &ix, &err), &err);
+  cvL_push_result(L, fn(t, r.dim, r.keepdim, &ix, &err), &err);
   push_positions(L, ix, &err);
   return 2;
 }
@@ -142,7 +142,7 @@ static int l_sort(lua_State *L) {
   cv_error err;
   if (cv_tensor_sort(t, dim, descending, &v, &ix, &err))
     return cvL_raise(L, &err);
-  cvL_pushtensor(L, v, &err);
+  cvL_push_result(L, v, &err);
   push_positions(L, ix, &err);
   return 2;
 }
@@ -157,7 +157,7 @@ static int l_topk(lua_State *L) {
   cv_error err;
   if (cv_tensor_topk(t, (int64_t)k, dim, largest, &v, &ix, &err))
     return cvL_raise(L, &err);
-  cvL_pushtensor(L, v, &err);
+  cvL_push_result(L, v, &err);
   push_positions(L, ix, &err);
   return 2;
 }
@@ -186,12 +186,13 @@ static cv_tensor **check_list(lua_State *L, int idx, int *n) {
 /* cat({tensors}[, dim]), stack({tensors}[, dim]); dim 1 by default. */
 static int push_join(lua_State *L, int is_stack) {
   int n;
+  lua_settop(L, 2); /* the list's scratch goes above the arguments */
   cv_tensor **ts = check_list(L, 1, &n);
   int dim = 0;
   if (n > 0 && !lua_isnoneornil(L, 2))
     dim = cvL_checkdim(L, 2, ts[0]->ndim + is_stack);
   cv_error err;
-  cvL_pushtensor(L, is_stack ? cv_op_stack(n, ts, dim, &err)
+  cvL_push_result(L, is_stack ? cv_op_stack(n, ts, dim, &err)
                              : cv_op_cat(n, ts, dim, &err), &err);
   return 1;
 }
