@@ -88,8 +88,9 @@ static int parse_descr(npy_header *h) {
              h->itemsize == 8)) ||
            (h->kind == 'b' && h->itemsize == 1);
   if (!ok)
-    return fail_at(h, at, "unsupported dtype '%s' in header field 'descr' "
-                   "(supported: f4 f8 i1 u1 i2 u2 i4 u4 i8 u8 b1)", d);
+    return cv_error_set(h->err, "%s: unsupported dtype '%s' (header field 'descr' "
+                        "at byte offset %zu); supported: f4 f8 i1 u1 i2 u2 i4 u4 i8 "
+                        "u8 b1", h->name, d, at);
   return 0;
 }
 
@@ -173,7 +174,7 @@ static int parse_dict(npy_header *h) {
 static int parse_preamble(npy_header *h, size_t n, size_t *data) {
   if (n < NPY_MAGIC_LEN || memcmp(h->buf, NPY_MAGIC, NPY_MAGIC_LEN))
     return fail_at(h, 0, "not a .npy file: bad magic");
-  if (n < 10) return fail_at(h, NPY_MAGIC_LEN, "truncated header: the file has only %zu bytes", n);
+  if (n < 8) return fail_at(h, NPY_MAGIC_LEN, "truncated header: the file has only %zu bytes", n);
   int major = h->buf[6], minor = h->buf[7];
   if (major < 1 || major > 3 || minor != 0)
     return fail_at(h, 6, "unsupported .npy format version %d.%d (supported: 1.0, 2.0, 3.0)",
@@ -228,8 +229,9 @@ cv_tensor *cv_npy_load_from_memory(const unsigned char *buf, size_t n,
   int64_t numel = 0;
   if (parse_preamble(&h, n, &data) < 0 || parse_dict(&h) < 0) return NULL;
   if (h.fortran && h.ndim > 1) {
-    fail_at(&h, h.fortran_at, "Fortran order is not supported (header field 'fortran_order'); "
-            "save a C-ordered array, e.g. np.ascontiguousarray(a)");
+    cv_error_set(err, "%s: Fortran order is not supported (header field "
+                 "'fortran_order' at byte offset %zu); save a C-ordered array, "
+                 "e.g. np.ascontiguousarray(a)", name, h.fortran_at);
     return NULL;
   }
   if (count_elements(&h, data, n, &numel) < 0) return NULL;

@@ -34,6 +34,7 @@ typedef struct {
   size_t n, pos;
   png_structp png;
   png_infop info;
+  int past_end;              /* the error was reading beyond the data */
   unsigned char *pixels;     /* the decoded image, rows one after another */
   png_bytep *rows;
   cv_tensor *t;
@@ -42,9 +43,8 @@ typedef struct {
 static void read_mem(png_structp png, png_bytep out, size_t len) {
   png_reader *r = png_get_io_ptr(png);
   if (len > r->n - r->pos) {
-    char why[128];
-    snprintf(why, sizeof why, "the data ends at byte offset %zu (truncated file)", r->n);
-    png_error(png, why);
+    r->past_end = 1;
+    png_error(png, "truncated file");
   }
   memcpy(out, r->buf + r->pos, len);
   r->pos += len;
@@ -72,8 +72,8 @@ static void check_size(png_reader *r, size_t w, size_t h, size_t c, size_t rowby
     png_error(r->png, why);
   }
   if ((double)(rowbytes + 1) * (double)h / 1100.0 > (double)r->n) {
-    snprintf(why, sizeof why, "a %zux%zu image cannot fit in %zu bytes "
-             "(truncated file)", w, h, r->n);
+    snprintf(why, sizeof why, "truncated file (a %zux%zu image cannot fit "
+             "in %zu bytes)", w, h, r->n);
     png_error(r->png, why);
   }
 }
@@ -134,7 +134,10 @@ cv_tensor *cv_png_load_from_memory(const unsigned char *buf, size_t n,
   free(r.rows);
   if (status == 0) return r.t;
   cv_tensor_release(r.t);
-  if (status == -1) cv_error_set(err, "%s: bad PNG: %s", name, r.m.msg);
+  if (status == -1 && r.past_end)
+    cv_error_set(err, "%s: bad PNG: truncated file (it ends at byte offset %zu)", name, n);
+  else if (status == -1)
+    cv_error_set(err, "%s: bad PNG: %s (near byte offset %zu)", name, r.m.msg, r.pos);
   return NULL;
 }
 

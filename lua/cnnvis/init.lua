@@ -7,6 +7,7 @@ local M = {}
 for k, v in pairs(core) do M[k] = v end
 
 M.format = require "cnnvis.format"
+M.image = require "cnnvis.image"
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
 return M
