@@ -371,6 +371,15 @@ describe("io", function()
     end)
   end)
 
+  describe("inputs the fuzzers found", function()
+    -- spec/fixtures/io/fuzz/: each file once crashed or misbehaved a reader
+    it("npy: a zero size beside huge ones (strides overflowed)", function()
+      local p = D .. "fuzz/npy_zero_dim_huge_shape.npy"
+      assert.has.error(function() cv.load_npy(p) end,
+        p .. ": 'shape' is too large (byte offset 51)")
+    end)
+  end)
+
   describe("image.save() and save_png()", function()
     it("round-trips 1, 2, 3 and 4 channels", function()
       for c = 1, 4 do

@@ -207,12 +207,15 @@ static float decode_one(const npy_header *h, const unsigned char *p) {
   }
 }
 
-/* Element count, refusing products that overflow. */
+/* Element count, refusing products that overflow. Zero sizes count as 1
+ * for the check: the strides of (0, 2^40, 2^40) overflow as well. */
 static int count_elements(npy_header *h, size_t data, size_t n, int64_t *numel) {
-  int64_t c = 1;
+  int64_t c = 1, span = 1;
   for (int i = 0; i < h->ndim; i++) {
-    if (h->size[i] != 0 && c > INT64_MAX / 8 / h->size[i])
+    int64_t s = h->size[i] ? h->size[i] : 1;
+    if (span > INT64_MAX / 8 / s)
       return fail_at(h, h->shape_at, "'shape' is too large");
+    span *= s;
     c *= h->size[i];
   }
   if ((uint64_t)c * (uint64_t)h->itemsize > n - data)
