@@ -238,6 +238,7 @@ describe("io", function()
       gray1 = 1, gray2 = 1, gray4 = 1, gray8 = 1, gray16 = 1,
       graya8 = 2, graya16 = 2, rgb8 = 3, rgb16 = 3, rgba8 = 4, rgba16 = 4,
       palette = 3, palette_trns = 4, gray_trns = 2,
+      rgb8_interlaced = 3, rgb16_interlaced = 3,
     }
     for name, channels in pairs(cases) do
       it("reads " .. name .. " as " .. channels .. " x H x W, 0..255", function()

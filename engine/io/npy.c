@@ -108,7 +108,8 @@ static int parse_dim(npy_header *h, int64_t *v) {
   size_t at = h->pos;
   int64_t x = 0;
   while (h->pos < h->end && h->buf[h->pos] >= '0' && h->buf[h->pos] <= '9') {
-    if (x > ((int64_t)1 << 56)) return fail_at(h, at, "bad header: a size in 'shape' is too large");
+    if (x > ((int64_t)1 << 56))
+      return fail_at(h, at, "bad header: a size in 'shape' is too large");
     x = x * 10 + (h->buf[h->pos++] - '0');
   }
   if (h->pos == at) return fail_at(h, at, "bad header: expected a size in 'shape'");
@@ -174,18 +175,20 @@ static int parse_dict(npy_header *h) {
 static int parse_preamble(npy_header *h, size_t n, size_t *data) {
   if (n < NPY_MAGIC_LEN || memcmp(h->buf, NPY_MAGIC, NPY_MAGIC_LEN))
     return fail_at(h, 0, "not a .npy file: bad magic");
-  if (n < 8) return fail_at(h, NPY_MAGIC_LEN, "truncated header: the file has only %zu bytes", n);
+  if (n < 8)
+    return fail_at(h, NPY_MAGIC_LEN, "truncated header: the file has only %zu bytes", n);
   int major = h->buf[6], minor = h->buf[7];
   if (major < 1 || major > 3 || minor != 0)
     return fail_at(h, 6, "unsupported .npy format version %d.%d (supported: 1.0, 2.0, 3.0)",
                    major, minor);
   size_t lenbytes = major == 1 ? 2 : 4, hlen = 0;
-  if (n < 8 + lenbytes) return fail_at(h, 8, "truncated header: the file has only %zu bytes", n);
+  if (n < 8 + lenbytes)
+    return fail_at(h, 8, "truncated header: the file has only %zu bytes", n);
   for (size_t i = lenbytes; i-- > 0;) hlen = (hlen << 8) | h->buf[8 + i];
   h->pos = 8 + lenbytes;
   if (hlen > n - h->pos)
-    return fail_at(h, h->pos, "truncated header: it declares %zu bytes, the file has %zu after this offset",
-                   hlen, n - h->pos);
+    return fail_at(h, h->pos, "truncated header: it declares %zu bytes, the file has "
+                   "%zu after this offset", hlen, n - h->pos);
   h->end = h->pos + hlen;
   *data = h->end;
   return 0;
@@ -199,8 +202,16 @@ static float decode_one(const npy_header *h, const unsigned char *p) {
   int shift = 64 - 8 * h->itemsize;
   switch (h->kind) {
   case 'f':
-    if (h->itemsize == 4) { uint32_t u = (uint32_t)v; float f; memcpy(&f, &u, 4); return f; }
-    { double d; memcpy(&d, &v, 8); return (float)d; }
+    if (h->itemsize == 4) {
+      uint32_t u = (uint32_t)v;
+      float f;
+      memcpy(&f, &u, 4);
+      return f;
+    } else {
+      double d;
+      memcpy(&d, &v, 8);
+      return (float)d;
+    }
   case 'i': return (float)((int64_t)(v << shift) >> shift);
   case 'u': return (float)v;
   default: return v ? 1.0f : 0.0f;
@@ -219,8 +230,8 @@ static int count_elements(npy_header *h, size_t data, size_t n, int64_t *numel) 
     c *= h->size[i];
   }
   if ((uint64_t)c * (uint64_t)h->itemsize > n - data)
-    return fail_at(h, data, "truncated data: the shape needs %lld bytes, the file has %zu after this offset",
-                   (long long)(c * h->itemsize), n - data);
+    return fail_at(h, data, "truncated data: the shape needs %lld bytes, the file has "
+                   "%zu after this offset", (long long)(c * h->itemsize), n - data);
   *numel = c;
   return 0;
 }
