@@ -256,6 +256,23 @@ describe("io", function()
       assert.near(12345 / 257, at(t, 1, 1, 1), 1e-4)
     end)
 
+    it("reads a large image that compresses well", function()
+      local t = cv.image.load(D .. "gray1_1000x1000.png")
+      assert.same({1, 1000, 1000}, t:size())
+      assert.equal(0, sum(t))
+    end)
+
+    it("refuses forged sizes before allocating", function()
+      local p = D .. "forged_1000000.png"
+      assert.has.error(function() cv.image.load(p) end,
+        p .. ": bad PNG: a 1000000x1000000 image of 1 channel is larger than " ..
+        "the limit of 1073741824 values (near byte offset 41)")
+      p = D .. "forged_30000.png"
+      assert.has.error(function() cv.image.load(p) end,
+        p .. ": bad PNG: truncated file (a 30000x30000 image cannot fit in 67 bytes) " ..
+        "(near byte offset 41)")
+    end)
+
     it("picks the reader from the bytes, not the name", function()
       local p = write_bytes(read_bytes(D .. "rgb8.png"), ".jpg")
       assert.same({3, 2, 3}, cv.image.load(p):size())

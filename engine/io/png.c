@@ -63,15 +63,18 @@ static void set_transforms(png_reader *r) {
 
 /* Refuses sizes beyond CV_IO_MAX_VALUES, and sizes that deflate (at most
  * ~1032:1) could not have packed into the bytes we have: such a file is
- * truncated, and refusing early avoids a huge allocation. */
-static void check_size(png_reader *r, size_t w, size_t h, size_t c, size_t rowbytes) {
+ * truncated, and refusing early avoids a huge allocation. raw_rowbytes is
+ * the row size as stored, before palettes and small depths are expanded. */
+static void check_size(png_reader *r, size_t w, size_t h, size_t c,
+                       size_t raw_rowbytes) {
   char why[160];
   if ((double)w * (double)h * (double)c > (double)CV_IO_MAX_VALUES) {
-    snprintf(why, sizeof why, "a %zux%zu image with %zu channels is larger than "
-             "the limit of %lld values", w, h, c, (long long)CV_IO_MAX_VALUES);
+    snprintf(why, sizeof why, "a %zux%zu image of %zu channel%s is larger than "
+             "the limit of %lld values", w, h, c, c == 1 ? "" : "s",
+             (long long)CV_IO_MAX_VALUES);
     png_error(r->png, why);
   }
-  if ((double)(rowbytes + 1) * (double)h / 1100.0 > (double)r->n) {
+  if ((double)(raw_rowbytes + 1) * (double)h / 1100.0 > (double)r->n) {
     snprintf(why, sizeof why, "truncated file (a %zux%zu image cannot fit "
              "in %zu bytes)", w, h, r->n);
     png_error(r->png, why);
@@ -99,13 +102,14 @@ static int decode(png_reader *r, cv_error *err) {
   if (setjmp(png_jmpbuf(r->png))) return -1;
   png_set_read_fn(r->png, r, read_mem);
   png_read_info(r->png, r->info);
+  size_t raw_rowbytes = png_get_rowbytes(r->png, r->info);
   set_transforms(r);
   size_t w = png_get_image_width(r->png, r->info);
   size_t h = png_get_image_height(r->png, r->info);
   size_t c = png_get_channels(r->png, r->info);
   size_t rowbytes = png_get_rowbytes(r->png, r->info);
   int depth = png_get_bit_depth(r->png, r->info);
-  check_size(r, w, h, c, rowbytes);
+  check_size(r, w, h, c, raw_rowbytes);
   r->pixels = malloc(rowbytes * h);
   r->rows = malloc(h * sizeof *r->rows);
   if (!r->pixels || !r->rows) png_error(r->png, "out of memory");
