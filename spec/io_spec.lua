@@ -396,6 +396,12 @@ describe("io", function()
       assert.has.error(function() cv.load_npy(p) end,
         p .. ": 'shape' is too large (byte offset 51)")
     end)
+
+    it("npy: an empty array too large for a tensor (error without the file name)", function()
+      local p = D .. "fuzz/npy_tensor_too_large.npy"
+      assert.has.error(function() cv.load_npy(p) end,
+        p .. ": a tensor of that shape is too large")
+    end)
   end)
 
   describe("image.save() and save_png()", function()

@@ -120,6 +120,7 @@ cv_tensor *cv_jpeg_load_from_memory(const unsigned char *buf, size_t n,
     else if (status == -1)
       cv_error_set(err, "%s: bad JPEG: %s (near byte offset %zu)", name, r->e.msg, at);
     if (status == -3) cv_error_set(err, "%s: %s", name, r->e.msg);
+    if (status == -2) cv_error_prefix(err, "%s", name);
     cv_tensor_release(t);
     t = NULL;
   }

@@ -250,7 +250,7 @@ cv_tensor *cv_npy_load_from_memory(const unsigned char *buf, size_t n,
   }
   if (count_elements(&h, data, n, &numel) < 0) return NULL;
   cv_tensor *t = cv_tensor_empty(h.ndim, h.size, err);
-  if (!t) return NULL;
+  if (!t) return cv_error_prefix(err, "%s", name), NULL;
   float *out = cv_tensor_data(t);
   const unsigned char *p = buf + data;
   if (h.kind == 'f' && h.itemsize == 4 && !h.big && ((const union { int i; char c; }){1}).c)

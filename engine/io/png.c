@@ -137,6 +137,7 @@ cv_tensor *cv_png_load_from_memory(const unsigned char *buf, size_t n,
   free(r.pixels);
   free(r.rows);
   if (status == 0) return r.t;
+  if (status == -2) cv_error_prefix(err, "%s", name);
   cv_tensor_release(r.t);
   if (status == -1 && r.past_end)
     cv_error_set(err, "%s: bad PNG: truncated file (it ends at byte offset %zu)", name, n);
