@@ -21,7 +21,7 @@ DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
              libjpeg-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler \
              libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist
 # Benchmarks, fixture generators and fuzzing only.
-DEB_DEV   := python3-numpy python3-torch clang libclang-rt-14-dev
+DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev
 
 # engine/launcher/ is the executable's front end (libedit, main): not in the module.
 ENGINE_SRC := $(shell find engine -name '*.c' -not -path 'engine/lua/*' \
@@ -126,7 +126,8 @@ bench: deps-dev all
 # Every spec/fuzz/fuzz_<name>.c is a libFuzzer harness (LLVMFuzzerTestOneInput)
 # linked against all engine objects and the generated protobuf code (not the
 # Lua binding, not main.c), so a new harness is just a new file. Each runs for
-# FUZZ_SECONDS from its seeds in spec/fuzz/corpus/<name>/; new inputs go to
+# FUZZ_SECONDS from its seeds in spec/fuzz/corpus/<name>/ (with the tokens of
+# spec/fuzz/<name>.dict when there is one); new inputs go to
 # build-fuzz/corpus/<name>/, crashes to build-fuzz/crashes/. The engine is
 # built serial (OpenMP pragmas ignored) and with a 2^24-value image limit so
 # that a forged header stays inside the memory limit.
@@ -165,7 +166,8 @@ fuzz: fuzz-build
 	@for n in $(FUZZ); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes spec/fuzz/corpus/$$n; \
 	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
-	  nice $(FUZZ_DIR)/bin/$$n -max_total_time=$(FUZZ_SECONDS) \
+	  dict=; [ -f spec/fuzz/$$n.dict ] && dict=-dict=spec/fuzz/$$n.dict; \
+	  nice $(FUZZ_DIR)/bin/$$n -max_total_time=$(FUZZ_SECONDS) $$dict \
 	    -max_len=$(FUZZ_MAX_LEN) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=20 \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$n- \
 	    $(FUZZ_DIR)/corpus/$$n spec/fuzz/corpus/$$n || exit 1; \

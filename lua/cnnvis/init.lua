@@ -11,6 +11,7 @@ M.caffe = require "cnnvis.caffe"
 local gradcheck = require "cnnvis.gradcheck"
 M.gradcheck = gradcheck.gradcheck
 M.validate_weight_gradient = gradcheck.validate_weight_gradient
+M.image = require "cnnvis.image"
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
 return M
