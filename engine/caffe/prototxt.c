@@ -298,8 +298,10 @@ static int parse_scalar(parser *p, const ProtobufCFieldDescriptor *f,
   if (f->type == PROTOBUF_C_TYPE_ENUM) return parse_enum(p, f, out);
   int neg = 0;
   if (is_sym(p, '-')) {
+    int line = p->tline, col = p->tcol;
     neg = 1;
     if (next(p) < 0) return -1;
+    p->tline = line, p->tcol = col; /* messages point at the sign */
   }
   if (f->type == PROTOBUF_C_TYPE_FLOAT || f->type == PROTOBUF_C_TYPE_DOUBLE) {
     double v = 0;
