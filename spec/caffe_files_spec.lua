@@ -167,6 +167,19 @@ describe("caffe files", function()
         p .. ":4:3: unknown field 'tipe' in caffe.LayerParameter")
     end)
 
+    it("skips the parameters of layer types Caffe has and cnnvis lacks", function()
+      local p = spit(tmpfile(".prototxt"), table.concat({
+        'layer { name: "c" type: "Crop" crop_param { axis: 2 offset: 1 } top: "c" }',
+        'layer { name: "r" type: "PReLU" prelu_param: { filler { type: "constant" value: 0.25 } } }',
+      }, "\n"))
+      local net = cv.caffe.read_net_def(p)
+      assert.same({{name = "c", type = "Crop", top = {"c"}}, {name = "r", type = "PReLU"}},
+                  net.layer)
+      p = spit(tmpfile(".prototxt"), 'layer { crop_param { axis: 2 }')
+      assert.has.error(function() cv.caffe.read_net_def(p) end,
+        p .. ":1:31: expected '}', found the end of the file")
+    end)
+
     it("reports syntax errors with line and column", function()
       local cases = {
         {'name: "x"\nlayer {\n  name: "a"\n', ":4:1: expected '}', found the end of the file"},

@@ -35,17 +35,14 @@ static ProtobufCMessage *unpack_or_explain(const uint8_t *buf, size_t n,
   return NULL;
 }
 
-Caffe__NetParameter *cv_caffe_read_weights_from_memory(const uint8_t *buf,
-                                                       size_t n,
-                                                       const char *name,
-                                                       cv_error *err) {
-  Caffe__NetParameter *net = (Caffe__NetParameter *)unpack_or_explain(
-      buf, n, name, &caffe__net_parameter__descriptor, err);
+/* The checks and upgrade every caffemodel gets once unpacked. */
+static Caffe__NetParameter *finish_weights(Caffe__NetParameter *net,
+                                           const char *name, cv_error *err) {
   if (!net) return NULL;
   if (net->n_layer == 0 && net->n_layers == 0) {
-    cv_caffe_net_free(net);
     cv_error_set(err, "%s: no layers in this NetParameter (not a "
                  "caffemodel?)", name);
+    cv_caffe_net_free(net);
     return NULL;
   }
   if (cv_caffe_upgrade(net, name, err) < 0) {
@@ -53,6 +50,16 @@ Caffe__NetParameter *cv_caffe_read_weights_from_memory(const uint8_t *buf,
     return NULL;
   }
   return net;
+}
+
+Caffe__NetParameter *cv_caffe_read_weights_from_memory(const uint8_t *buf,
+                                                       size_t n,
+                                                       const char *name,
+                                                       cv_error *err) {
+  return finish_weights((Caffe__NetParameter *)unpack_or_explain(
+                            buf, n, name, &caffe__net_parameter__descriptor,
+                            err),
+                        name, err);
 }
 
 Caffe__NetParameter *cv_caffe_read_weights(const char *path, cv_error *err) {
@@ -64,18 +71,7 @@ Caffe__NetParameter *cv_caffe_read_weights(const char *path, cv_error *err) {
   Caffe__NetParameter *net = (Caffe__NetParameter *)unpack_or_explain(
       buf, n, path, &caffe__net_parameter__descriptor, err);
   free(buf);
-  if (!net) return NULL;
-  if (net->n_layer == 0 && net->n_layers == 0) {
-    cv_caffe_net_free(net);
-    cv_error_set(err, "%s: no layers in this NetParameter (not a "
-                 "caffemodel?)", path);
-    return NULL;
-  }
-  if (cv_caffe_upgrade(net, path, err) < 0) {
-    cv_caffe_net_free(net);
-    return NULL;
-  }
-  return net;
+  return finish_weights(net, path, err);
 }
 
 /* ---- writing -------------------------------------------------------------- */
