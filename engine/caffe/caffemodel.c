@@ -25,7 +25,8 @@ static ProtobufCMessage *unpack_or_explain(const uint8_t *buf, size_t n,
     cv_error_set(err, "%s: the file is empty", name);
     return NULL;
   }
-  ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, n, buf);
+  ProtobufCMessage *m =
+      protobuf_c_message_unpack(d, &cv_pb_aligned_allocator, n, buf);
   if (m) return m;
   if (cv_pb_wire_check(buf, n, d, err) == 0)
     cv_error_set(err, "%s: not a valid %s (protobuf-c refused it)", name,
@@ -64,13 +65,14 @@ Caffe__NetParameter *cv_caffe_read_weights_from_memory(const uint8_t *buf,
 
 Caffe__NetParameter *cv_caffe_read_weights(const char *path, cv_error *err) {
   size_t n;
-  uint8_t *buf = cv_pb_read_file(path, &n, err);
-  if (!buf) return NULL;
-  /* Unpacking copies every value out of buf: free it before any later
-   * conversion to tensors, so that at most two copies ever coexist. */
+  const uint8_t *buf;
+  if (cv_pb_map_file(path, &buf, &n, err) < 0) return NULL;
+  /* The file is mapped, not copied; unpacking copies every value out of it
+   * once (into 64-byte aligned arrays that tensors then take over), and the
+   * mapping goes before anything else: at most two copies ever coexist. */
   Caffe__NetParameter *net = (Caffe__NetParameter *)unpack_or_explain(
       buf, n, path, &caffe__net_parameter__descriptor, err);
-  free(buf);
+  cv_pb_unmap_file(buf, n);
   return finish_weights(net, path, err);
 }
 

@@ -3,6 +3,10 @@
 #include "pbutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +73,51 @@ int cv_pb_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f) {
          *(const protobuf_c_boolean *)(base + f->quantifier_offset);
 }
 
+static void *aligned_alloc64(void *ud, size_t size) {
+  (void)ud;
+  size = (size + 63) & ~(size_t)63; /* aligned_alloc wants a multiple */
+  return aligned_alloc(64, size ? size : 64);
+}
+
+static void free_any(void *ud, void *p) {
+  (void)ud;
+  free(p);
+}
+
+/* free() releases what aligned_alloc gives, so messages unpacked with this
+ * allocator are freed with protobuf_c_message_free_unpacked(m, NULL). */
+ProtobufCAllocator cv_pb_aligned_allocator = {aligned_alloc64, free_any, NULL};
+
 /* ---- files -------------------------------------------------------------- */
+
+int cv_pb_map_file(const char *path, const uint8_t **buf, size_t *n,
+                   cv_error *err) {
+  *buf = NULL, *n = 0;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return cv_error_set(err, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return cv_error_set(err, "%s: not a regular file", path);
+  }
+  if (st.st_size == 0) {
+    close(fd);
+    return 0;
+  }
+  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED)
+    return cv_error_set(err, "%s: cannot map the file: %s", path,
+                        strerror(errno));
+  madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+  *buf = p, *n = (size_t)st.st_size;
+  return 0;
+}
+
+void cv_pb_unmap_file(const uint8_t *buf, size_t n) {
+  if (buf) munmap((void *)buf, n);
+}
 
 uint8_t *cv_pb_read_file(const char *path, size_t *n, cv_error *err) {
   FILE *f = fopen(path, "rb");

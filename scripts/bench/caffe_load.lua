@@ -56,8 +56,8 @@ local function load(path)
     for _, b in ipairs(l.blobs) do floats = floats + b:numel() end
   end
   print(string.format("file            %8.1f MB, %d floats", size / MB, floats))
-  print(string.format("read file       %8.3f s", t_read))
-  print(string.format("read_weights    %8.3f s  (%.2fx the read; target <= 2x)",
+  print(string.format("read file       %8.3f s CPU (Lua io read \"a\")", t_read))
+  print(string.format("read_weights    %8.3f s CPU (%.2fx the read; target <= 2x)",
                       t_load, t_load / t_read))
   print(string.format("peak RSS        %8.1f MB  (%.2fx the file over the %.0f MB "
                       .. "before loading; target < 2.2x)", status("VmHWM") / MB,
