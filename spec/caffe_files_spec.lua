@@ -240,6 +240,24 @@ describe("caffe files", function()
     end)
   end)
 
+  describe("read_solver()", function()
+    it("reads a solver with its net inline", function()
+      local p = spit(tmpfile(".prototxt"), table.concat({
+        'net: "lenet_train_test.prototxt"', "base_lr: 0.01", "momentum: 0.9",
+        'lr_policy: "inv"', "gamma: 0.0001", "power: 0.75", "max_iter: 10000",
+        "solver_mode: CPU", "test_iter: 100", "random_seed: -1",
+        'train_net_param { layer { name: "a" type: "ReLU" } }'}, "\n"))
+      assert.same({net = "lenet_train_test.prototxt", base_lr = 0.01, momentum = 0.9,
+                   lr_policy = "inv", gamma = 0.0001, power = 0.75, max_iter = 10000,
+                   solver_mode = "CPU", test_iter = {100}, random_seed = -1,
+                   train_net_param = {layer = {{name = "a", type = "ReLU"}}}},
+                  cv.caffe.read_solver(p))
+      p = spit(tmpfile(".prototxt"), "base_lr: 0.01\nmax_itr: 3\n")
+      assert.has.error(function() cv.caffe.read_solver(p) end,
+        p .. ":2:1: unknown field 'max_itr' in caffe.SolverParameter")
+    end)
+  end)
+
   describe("write_net_def()", function()
     it("writes V2 text that reads back to the same net", function()
       for file in lfs.dir(F) do

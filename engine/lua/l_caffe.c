@@ -251,6 +251,22 @@ static int l_read_net_def(lua_State *L) {
   return 1;
 }
 
+/* read_solver(path) -> the SolverParameter as a table (no normalization) */
+static int l_read_solver(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  holder *h = push_holder(L);
+  cv_error err;
+  size_t n;
+  uint8_t *text = cv_pb_read_file(path, &n, &err);
+  if (!text) return cvL_raise(L, &err);
+  h->m = cv_caffe_parse_text((const char *)text, n, path,
+                             &caffe__solver_parameter__descriptor, &err);
+  free(text);
+  if (!h->m) return cvL_raise(L, &err);
+  push_message(L, h->m);
+  return 1;
+}
+
 /* Pushes {name=, type=, blobs={tensor...}} for layer l of the file path. */
 static void push_layer_weights(lua_State *L, Caffe__LayerParameter *l,
                                const char *path) {
@@ -400,6 +416,7 @@ static int l_save_mean(lua_State *L) {
 
 static const luaL_Reg caffe_fns[] = {
     {"read_net_def", l_read_net_def},   {"read_weights", l_read_weights},
+    {"read_solver", l_read_solver},
     {"write_weights", l_write_weights}, {"write_net_def", l_write_net_def},
     {"net_def_text", l_net_def_text},   {"load_mean", l_load_mean},
     {"save_mean", l_save_mean},         {NULL, NULL}};
