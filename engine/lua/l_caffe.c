@@ -147,6 +147,21 @@ static int check_enum(lua_State *L, int idx, const ProtobufCFieldDescriptor *f) 
   return ev->value;
 }
 
+/* A malloc'd copy of the string at idx (its length into *len if asked). */
+static char *check_string(lua_State *L, int idx,
+                          const ProtobufCFieldDescriptor *f, size_t *len) {
+  if (lua_type(L, idx) != LUA_TSTRING)
+    luaL_error(L, "field '%s' wants a string, got %s", f->name,
+               luaL_typename(L, idx));
+  size_t n;
+  const char *s = lua_tolstring(L, idx, &n);
+  char *copy = malloc(n + 1);
+  if (!copy) luaL_error(L, "out of memory");
+  memcpy(copy, s, n + 1);
+  if (len) *len = n;
+  return copy;
+}
+
 /* Frees a converted string or bytes value that could not be stored. */
 static void store_or_raise(lua_State *L, ProtobufCMessage *m,
                            const ProtobufCFieldDescriptor *f, void *v) {
@@ -174,19 +189,12 @@ static void set_value(lua_State *L, int idx, ProtobufCMessage *m,
     v.bo = lua_toboolean(L, idx);
     break;
   case PROTOBUF_C_TYPE_ENUM: v.i32 = check_enum(L, idx, f); break;
-  case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES: {
-    if (t != LUA_TSTRING)
-      luaL_error(L, "field '%s' wants a string, got %s", f->name,
-                 luaL_typename(L, idx));
-    size_t n;
-    const char *s = lua_tolstring(L, idx, &n);
-    char *copy = malloc(n + 1);
-    if (!copy) luaL_error(L, "out of memory");
-    memcpy(copy, s, n + 1);
-    if (f->type == PROTOBUF_C_TYPE_STRING) v.ptr = copy;
-    else v.b.data = (uint8_t *)copy, v.b.len = n;
+  case PROTOBUF_C_TYPE_STRING:
+    v.ptr = check_string(L, idx, f, NULL);
     break;
-  }
+  case PROTOBUF_C_TYPE_BYTES:
+    v.b.data = (uint8_t *)check_string(L, idx, f, &v.b.len);
+    break;
   case PROTOBUF_C_TYPE_MESSAGE: {
     if (t != LUA_TTABLE)
       luaL_error(L, "field '%s' wants a table, got %s", f->name,
