@@ -201,4 +201,361 @@ describe("nn", function()
       assert.is_true(math.abs(s - f.conv1_sum) <= 1e-4 * math.abs(f.conv1_sum))
     end)
   end)
+
+  describe("max_pool2d() / avg_pool2d()", function()
+    for _, case in ipairs{
+      {"pool_max", "max"}, {"pool_max_pad", "max"}, {"pool_ave", "avg"},
+      {"pool_ave_edge", "avg"}, {"pool_ave_ceil", "avg"},
+    } do
+      local name, kind = case[1], case[2]
+      it("follows Caffe's output size and edge rules: " .. name, function()
+        local f = load(name)
+        local opts = {kernel = {f.kh, f.kw}, stride = {f.sh, f.sw}, pad = {f.ph, f.pw}}
+        assert_close(nn[kind .. "_pool2d"](f.x, opts), f.y, name .. " y")
+        assert_close(nn[kind .. "_pool2d_backward"](f.x, f.dy, opts), f.dx, name .. " dx")
+      end)
+    end
+
+    it("uses Caffe's size rule: a last window starting in the padding is dropped", function()
+      -- H = 4, k = 2, s = 2, pad 1: ceil((4 + 2 - 2) / 2) + 1 = 3; (3-1)*2 = 4 < 5: kept
+      assert.same({1, 1, 3, 3}, nn.max_pool2d(cv.zeros(1, 1, 4, 4), {kernel = 2, stride = 2, pad = 1}):size())
+      -- H = 5, k = 3, s = 3, pad 1: ceil(4 / 3) + 1 = 3; (3-1)*3 = 6 >= 6: dropped
+      assert.same({1, 1, 2, 2}, nn.max_pool2d(cv.zeros(1, 1, 5, 5), {kernel = 3, stride = 3, pad = 1}):size())
+      -- CaffeNet pool1: 55 -> 27 (ceil mode)
+      assert.same({1, 1, 27, 27}, nn.max_pool2d(cv.zeros(1, 1, 55, 55), {kernel = 3, stride = 2}):size())
+    end)
+
+    it("routes a tie's gradient to the first maximum in scan order", function()
+      local x = cv.tensor{{{{1, 5}, {5, 5}}}}
+      local dx = nn.max_pool2d_backward(x, cv.tensor{{{{3}}}}, {kernel = 2})
+      assert.same({{{{0, 3}, {0, 0}}}}, dx:totable())
+    end)
+
+    it("ignores padding in MAX and divides AVE by the window within the padded input", function()
+      local x = cv.tensor{{{{-1, -2}, {-3, -4}}}}
+      -- pad 1, kernel 2, stride 2 on 2x2: windows hold one pixel each
+      assert.same({{{{-1, -2}, {-3, -4}}}}, nn.max_pool2d(x, {kernel = 2, stride = 2, pad = 1}):totable())
+      -- each window covers 2x2 of the padded 4x4, one real pixel: divide by 4
+      assert.same({{{{-0.25, -0.5}, {-0.75, -1}}}}, nn.avg_pool2d(x, {kernel = 2, stride = 2, pad = 1}):totable())
+    end)
+
+    it("pools globally", function()
+      local x = cv.tensor{{{{1, 2}, {3, 6}}, {{0, 0}, {0, -4}}}}
+      assert.same({{{{3}}, {{-1}}}}, nn.avg_pool2d(x, {global = true}):totable())
+      assert.same({{{{6}}, {{0}}}}, nn.max_pool2d(x, {global = true}):totable())
+    end)
+
+    it("passes finite differences", function()
+      local x = spread(2, 2, 7, 6)
+      for _, kind in ipairs{"max", "avg"} do
+        local opts = {kernel = 3, stride = 2, pad = 1}
+        local y = nn[kind .. "_pool2d"](x, opts)
+        local r = rand(table.unpack(y:size()))
+        local dx = nn[kind .. "_pool2d_backward"](x, r, opts)
+        fdcheck(function() return nn[kind .. "_pool2d"](x, opts) end, x, r, dx, {eps = 1e-2})
+      end
+    end)
+
+    it("rejects bad geometry", function()
+      assert.has.error(function() nn.max_pool2d(cv.zeros(1, 1, 4, 4), {kernel = 2, pad = 2}) end,
+        "pool2d: pad 2x2 must be smaller than kernel 2x2")
+      assert.has.error(function() nn.max_pool2d(cv.zeros(1, 1, 4, 4), {}) end,
+        "pool2d: option 'kernel' is required")
+      assert.has.error(function() nn.avg_pool2d(cv.zeros(1, 1, 2, 2), {kernel = 3}) end,
+        "pool2d: input 1x1x2x2 padded by 0x0 is smaller than kernel 3x3")
+      assert.has.error(function()
+        nn.max_pool2d_backward(cv.zeros(1, 1, 4, 4), cv.zeros(1, 1, 3, 3), {kernel = 2, stride = 2})
+      end, "pool2d: output gradient is 1x1x3x3, expected 1x1x2x2")
+    end)
+  end)
+
+  describe("lrn()", function()
+    for _, region in ipairs{"across", "within"} do
+      it("matches PyTorch forward and backward: " .. region, function()
+        local f = load("lrn_" .. region)
+        local opts = {region = region, size = f.size, alpha = f.alpha, beta = f.beta, k = f.k}
+        assert_close(nn.lrn(f.x, opts), f.y, region .. " y")
+        assert_close(nn.lrn_backward(f.x, f.dy, opts), f.dx, region .. " dx")
+      end)
+
+      it("passes finite differences: " .. region, function()
+        local x = rand(2, 5, 3, 4)
+        local opts = {region = region, size = 3, alpha = 2, beta = 0.75, k = 1.5}
+        local r = rand(2, 5, 3, 4)
+        fdcheck(function() return nn.lrn(x, opts) end, x, r, nn.lrn_backward(x, r, opts))
+      end)
+    end
+
+    it("computes ACROSS by hand on one pixel", function()
+      -- channels 1, 2, 3; size 3, alpha 3, beta 1, k 1: scale_c = 1 + sum of squares
+      local y = flat(nn.lrn(cv.tensor{{{{1}}, {{2}}, {{3}}}}, {size = 3, alpha = 3, beta = 1, k = 1}))
+      assert.near(1 / 6, y[1], 1e-7)
+      assert.near(2 / 15, y[2], 1e-7)
+      assert.near(3 / 14, y[3], 1e-7)
+    end)
+
+    it("rejects an even size and an unknown region", function()
+      assert.has.error(function() nn.lrn(cv.zeros(1, 3, 2, 2), {size = 4}) end,
+        "lrn: size 4 must be odd and positive")
+      assert.has.error(function() nn.lrn(cv.zeros(1, 3, 2, 2), {region = "x"}) end,
+        'lrn: region must be "across" or "within"')
+    end)
+  end)
+
+  describe("linear()", function()
+    for _, case in ipairs{
+      {"linear", {}}, {"linear_t", {transpose = true}}, {"linear_b1", {}},
+      {"linear_axis2", {dim = 3}},
+    } do
+      local name, opts = case[1], case[2]
+      it("matches PyTorch forward and backward: " .. name, function()
+        local f = load(name)
+        assert_close(nn.linear(f.x, f.w, f.b, opts), f.y, name .. " y")
+        local dx, dw, db = nn.linear_backward(f.x, f.w, f.dy, opts)
+        assert_close(dx, f.dx, name .. " dx")
+        assert_close(dw, f.dw, name .. " dw")
+        assert_close(db, f.db, name .. " db")
+      end)
+    end
+
+    it("passes finite differences (batch 1 and batch 3)", function()
+      for _, n in ipairs{1, 3} do
+        local x, w, b = rand(n, 2, 3), rand(4, 6), rand(4)
+        local r = rand(n, 4)
+        local dx, dw, db = nn.linear_backward(x, w, r)
+        local f = function() return nn.linear(x, w, b) end
+        fdcheck(f, x, r, dx)
+        fdcheck(f, w, r, dw)
+        fdcheck(f, b, r, db)
+      end
+    end)
+
+    it("names both shapes when the weight does not fit", function()
+      assert.has.error(function() nn.linear(cv.zeros(2, 3, 2), cv.zeros(4, 5)) end,
+        "linear: weight 4x5 expects 5 inputs but input 2x3x2 has 6 from axis 1 on")
+    end)
+  end)
+
+  describe("relu() / sigmoid() / tanh() / power()", function()
+    it("match PyTorch", function()
+      local f = load("elementwise")
+      assert_close(nn.relu(f.x, 0.1), f.relu, "relu")
+      assert_close(nn.sigmoid(f.x), f.sigmoid, "sigmoid")
+      assert_close(nn.tanh(f.x), f.tanh, "tanh")
+      assert_close(nn.power(f.x, {power = 3, scale = 0.5, shift = 1.5}), f.power, "power")
+      assert.same({{0, 0, 2}}, nn.relu(cv.tensor{{-1, 0, 2}}):totable())
+    end)
+
+    it("pass finite differences", function()
+      local x = spread(3, 5)
+      local r = rand(3, 5)
+      local function check(fwd, back)
+        fdcheck(fwd, x, r, back(), {eps = 1e-3})
+      end
+      check(function() return nn.relu(x, 0.2) end, function() return nn.relu_backward(x, r, 0.2) end)
+      check(function() return nn.sigmoid(x) end, function() return nn.sigmoid_backward(nn.sigmoid(x), r) end)
+      check(function() return nn.tanh(x) end, function() return nn.tanh_backward(nn.tanh(x), r) end)
+      local p = {power = 2.5, scale = 0.3, shift = 3}
+      check(function() return nn.power(x, p) end, function() return nn.power_backward(x, r, p) end)
+    end)
+
+    it("give power 0 a zero gradient and check shapes", function()
+      local x = cv.tensor{1, 2}
+      assert.same({1, 1}, nn.power(x, {power = 0}):totable())
+      assert.same({0, 0}, nn.power_backward(x, cv.tensor{1, 1}, {power = 0}):totable())
+      assert.has.error(function() nn.relu_backward(x, cv.zeros(3)) end,
+        "relu: output gradient is 3 but input is 2")
+    end)
+  end)
+
+  describe("dropout()", function()
+    it("is the identity at test time", function()
+      local x = rand(4, 5)
+      local y, mask = nn.dropout(x, 0.5)
+      assert.same(x:totable(), y:totable())
+      assert.same(cv.ones(4, 5):totable(), mask:totable())
+    end)
+
+    it("keeps 1 - ratio of the units at train time, scaled by 1/(1 - ratio)", function()
+      local x = cv.ones(100, 100)
+      local y, mask = nn.dropout(x, 0.75, true)
+      local kept = 0
+      for _, v in ipairs(flat(y)) do
+        assert.is_true(v == 0 or v == 4)
+        if v == 4 then kept = kept + 1 end
+      end
+      assert.near(0.25, kept / 10000, 0.02)
+      assert.same(y:totable(), mask:totable())
+      local dx = nn.dropout_backward(mask, cv.full(100, 100, 0.5))
+      assert.same(flat(dx)[1], flat(mask)[1] * 0.5)
+      cv.manual_seed(7)
+      local _, again = nn.dropout(x, 0.75, true)
+      assert.same(mask:totable(), again:totable())
+    end)
+
+    it("rejects a ratio outside [0, 1)", function()
+      assert.has.error(function() nn.dropout(cv.zeros(2), 1) end,
+        "dropout: ratio 1 must be in [0, 1)")
+    end)
+  end)
+
+  describe("softmax() / softmax_loss() / accuracy()", function()
+    it("softmax matches PyTorch along dim 2, forward and backward", function()
+      local f = load("softmax")
+      local y = nn.softmax(f.x, 2)
+      assert_close(y, f.y, "softmax y")
+      assert_close(nn.softmax_backward(y, f.dy, 2), f.dx, "softmax dx")
+    end)
+
+    it("softmax subtracts the max (no overflow) and passes finite differences", function()
+      local y = flat(nn.softmax(cv.tensor{1000, 1000}, 1))
+      assert.same({0.5, 0.5}, y)
+      local x, r = rand(3, 4, 2), rand(3, 4, 2)
+      local dx = nn.softmax_backward(nn.softmax(x, 2), r, 2)
+      fdcheck(function() return nn.softmax(x, 2) end, x, r, dx, {eps = 1e-2, floor = 1e-1})
+    end)
+
+    it("softmax_loss is the mean over counted samples, skipping ignore_label", function()
+      local f = load("softmax_loss")
+      local opts = {ignore_label = 255}
+      local loss, prob = nn.softmax_loss(f.x, f.labels, opts)
+      assert.near(f.loss, loss, 1e-4 * f.loss)
+      assert_close(nn.softmax_loss_backward(prob, f.labels, opts), f.dx, "loss dx")
+    end)
+
+    it("softmax_loss passes finite differences and names a bad label", function()
+      local x, labels = rand(4, 3), cv.tensor{2, 0, 1, 1}
+      local _, prob = nn.softmax_loss(x, labels)
+      local dx = nn.softmax_loss_backward(prob, labels)
+      local one = cv.ones(1)
+      fdcheck(function() return cv.tensor{(nn.softmax_loss(x, labels))} end, x, one, dx,
+        {floor = 1e-1})
+      assert.has.error(function() nn.softmax_loss(x, cv.tensor{2, 0, 3, 1}) end,
+        "softmax_loss: label 3 at sample 2 is not a class in [0, 3)")
+      assert.has.error(function() nn.softmax_loss(x, cv.tensor{1, 2}) end,
+        "softmax_loss: labels 2 must have one value per sample of input 4x3 (4)")
+    end)
+
+    it("accuracy counts top_k hits; ties count against the label", function()
+      local x = cv.tensor{{0.1, 0.7, 0.2}, {0.5, 0.3, 0.2}, {0.4, 0.4, 0.2}}
+      local labels = cv.tensor{1, 1, 0}
+      assert.near(1 / 3, nn.accuracy(x, labels), 1e-12)
+      assert.near(1, nn.accuracy(x, labels, {top_k = 2}), 1e-12)
+      assert.near(1 / 2, nn.accuracy(x, labels, {ignore_label = 0}), 1e-12)
+      assert.has.error(function() nn.accuracy(x, labels, {top_k = 0}) end,
+        "accuracy: top_k 0 must be positive")
+    end)
+  end)
+
+  describe("concat() / eltwise() / split_backward()", function()
+    it("concatenates along a dim and splits the gradient back", function()
+      local a, b = cv.tensor{{1, 2}, {3, 4}}, cv.tensor{{5}, {6}}
+      local y = nn.concat({a, b}, 2)
+      assert.same({{1, 2, 5}, {3, 4, 6}}, y:totable())
+      assert.same({{1, 2}, {3, 4}, {9, 9}}, nn.concat({a, cv.full(1, 2, 9)}, 1):totable())
+      local g = nn.concat_backward(cv.tensor{{1, 2, 3}, {4, 5, 6}}, {a, b}, 2)
+      assert.same({{1, 2}, {4, 5}}, g[1]:totable())
+      assert.same({{3}, {6}}, g[2]:totable())
+      assert.has.error(function() nn.concat({a, cv.zeros(3, 1)}, 2) end,
+        "concat: input 2 is 3x1 but input 1 is 2x2 (only axis 1 may differ)")
+    end)
+
+    it("adds with coefficients, multiplies and takes the max", function()
+      local a, b = cv.tensor{1, -2, 3}, cv.tensor{2, 5, -1}
+      assert.same({0, -9, 7}, nn.eltwise({a, b}, {coeffs = {2, -1}}):totable())
+      assert.same({2, -10, -3}, nn.eltwise({a, b}, {op = "prod"}):totable())
+      assert.same({2, 5, 3}, nn.eltwise({a, b}, {op = "max"}):totable())
+      local g = nn.eltwise_backward({a, cv.tensor{1, 5, 0}}, cv.tensor{1, 1, 1}, {op = "max"})
+      assert.same({1, 0, 1}, g[1]:totable()) -- the tie at 1 goes to the first input
+      assert.same({0, 1, 0}, g[2]:totable())
+      assert.has.error(function() nn.eltwise({a, cv.zeros(2)}) end,
+        "eltwise: input 2 is 2 but input 1 is 3")
+    end)
+
+    it("eltwise passes finite differences for sum, prod and max", function()
+      local a, b, c = spread(2, 3), rand(2, 3), rand(2, 3)
+      local r = rand(2, 3)
+      for _, opts in ipairs{{op = "sum", coeffs = {0.5, -2, 3}}, {op = "prod"}, {op = "max"}} do
+        local g = nn.eltwise_backward({a, b, c}, r, opts)
+        fdcheck(function() return nn.eltwise({a, b, c}, opts) end, a, r, g[1], {eps = 1e-3})
+      end
+    end)
+
+    it("split_backward sums the gradients", function()
+      assert.same({4, 6}, nn.split_backward({cv.tensor{1, 2}, cv.tensor{3, 4}}):totable())
+    end)
+  end)
+
+  describe("flatten() / reshape()", function()
+    it("follow Caffe's Flatten and Reshape parameters", function()
+      local x = cv.zeros(2, 3, 4, 5)
+      assert.same({2, 60}, nn.flatten(x):size())
+      assert.same({2, 12, 5}, nn.flatten(x, {dim = 2, end_dim = 3}):size())
+      assert.same({2, 3, 20}, nn.reshape(x, {0, 0, -1}):size())
+      assert.same({2, 3, 2, 2, 5}, nn.reshape(x, {2, 2}, {dim = 3, num_axes = 1}):size())
+      assert.has.error(function() nn.reshape(x, {7, -1}) end,
+        "reshape: cannot infer the -1 dim for input 2x3x4x5")
+      assert.has.error(function() nn.reshape(x, {2, 3}) end,
+        "reshape: input 2x3x4x5 (120 elements) cannot become 2x3 (6)")
+    end)
+  end)
+
+  describe("batch_norm() / scale()", function()
+    it("match PyTorch with global statistics and Caffe's scale factor", function()
+      local f = load("batchnorm")
+      local y, _, var = nn.batch_norm(f.x, f.mean, f.var, f.factor)
+      assert_close(y, f.y_global, "global y")
+      local dx = nn.batch_norm_backward(y, var, f.dy, {use_global_stats = true})
+      assert_close(dx, f.dx_global, "global dx")
+    end)
+
+    it("match PyTorch with batch statistics", function()
+      local f = load("batchnorm")
+      local y, _, var = nn.batch_norm(f.x)
+      assert_close(y, f.y_batch, "batch y")
+      assert_close(nn.batch_norm_backward(y, var, f.dy), f.dx_batch, "batch dx", 1e-3)
+    end)
+
+    it("scale matches PyTorch forward and backward", function()
+      local f = load("batchnorm")
+      assert_close(nn.scale(f.x, f.gamma, f.beta), f.y_scale, "scale y")
+      local dx, dg, db = nn.scale_backward(f.x, f.gamma, f.dy)
+      assert_close(dx, f.dx_scale, "scale dx")
+      assert_close(dg, f.dgamma, "dgamma")
+      assert_close(db, f.dbeta, "dbeta")
+    end)
+
+    it("turn a zero scale factor into zero statistics", function()
+      local y = nn.batch_norm(cv.full(1, 2, 1, 1, 3), cv.ones(2), cv.ones(2), cv.zeros(1), {eps = 1})
+      assert.same({3, 3}, flat(y))
+    end)
+
+    it("pass finite differences (batch statistics)", function()
+      local x, r = rand(3, 2, 2, 2), rand(3, 2, 2, 2)
+      local y, _, var = nn.batch_norm(x)
+      fdcheck(function() return (nn.batch_norm(x)) end, x, r, nn.batch_norm_backward(y, var, r),
+        {eps = 1e-2, tol = 2e-2, floor = 1e-1})
+    end)
+
+    it("names the mismatching shapes", function()
+      assert.has.error(function() nn.batch_norm(cv.zeros(1, 3, 2), cv.zeros(2), cv.zeros(2)) end,
+        "batchnorm: mean is 2, expected 3")
+      assert.has.error(function() nn.scale(cv.zeros(1, 3, 2), cv.zeros(2)) end,
+        "scale: scale 2 does not match input 1x3x2 from axis 2")
+    end)
+  end)
+
+  describe("set_num_threads()", function()
+    it("sets the count that the kernels use, with the same results", function()
+      local before = cv.get_num_threads()
+      local x, w = rand(4, 3, 8, 8), rand(5, 3, 3, 3)
+      local y = nn.conv2d(x, w)
+      cv.set_num_threads(1)
+      assert.equal(1, cv.get_num_threads())
+      assert_close(nn.conv2d(x, w), y, "1 thread", 1e-5)
+      cv.set_num_threads(before)
+      assert.equal(before, cv.get_num_threads())
+      assert.has.error(function() cv.set_num_threads(0) end)
+    end)
+  end)
 end)
