@@ -74,9 +74,11 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# -z nodelete: lua_close unloads C modules, which would unmap OpenMP/OpenBLAS
+# code under their still-running worker threads (a crash at exit).
 $(MODULE): $(ENGINE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(LAUNCHER): $(BUILD)/obj/engine/main.o $(ENGINE_OBJ)
 	@mkdir -p $(@D)

@@ -1,0 +1,59 @@
+-- CaffeNet's conv layers (random weights) at batch 1 and 16: time per image
+-- and GFLOP/s of cv.nn.conv2d, next to a bare sgemm of the same GEMM shapes
+-- (one image's group GEMMs through cv.nn.linear, which is one sgemm call).
+-- Run: build/bin/cnnvis scripts/bench/layers.lua [threads] [runs]
+local cv = require "cnnvis"
+local nn = cv.nn
+
+local now = cv.clock or require("system").gettime
+local threads = tonumber(arg and arg[1]) or cv.get_num_threads()
+local runs = tonumber(arg and arg[2]) or 7
+cv.set_num_threads(threads)
+
+-- name, in channels, out channels, kernel, stride, pad, group, input size
+local layers = {
+  {"conv1", 3, 96, 11, 4, 0, 1, 227},
+  {"conv2", 96, 256, 5, 1, 2, 2, 27},
+  {"conv3", 256, 384, 3, 1, 1, 1, 13},
+  {"conv4", 384, 384, 3, 1, 1, 2, 13},
+  {"conv5", 384, 256, 3, 1, 1, 2, 13},
+}
+
+local function median(fn)
+  fn() -- warm up: workspace, pages, thread pool
+  local t = {}
+  for i = 1, runs do
+    local t0 = now()
+    fn()
+    t[i] = now() - t0
+  end
+  table.sort(t)
+  return t[(runs + 1) // 2]
+end
+
+print(string.format("threads %d, median of %d runs", threads, runs))
+print(string.format("%-6s %5s %12s %10s %12s %10s %7s", "layer", "batch",
+  "conv ms/img", "GFLOP/s", "sgemm ms/img", "GFLOP/s", "ratio"))
+local total = {}
+for _, batch in ipairs{1, 16} do
+  for _, l in ipairs(layers) do
+    local name, c, m, k, s, pad, g, size = table.unpack(l)
+    local x = cv.rand(batch, c, size, size)
+    local w = cv.rand(m, c // g, k, k)
+    local b = cv.rand(m)
+    local opts = {stride = s, pad = pad, group = g}
+    local out = (size + 2 * pad - k) // s + 1
+    local kdim, ohw = c // g * k * k, out * out
+    local flop = 2.0 * m * kdim * ohw -- per image
+    local tc = median(function() nn.conv2d(x, w, b, opts) end) / batch
+    local a, bm = cv.rand(m // g, kdim), cv.rand(kdim, ohw)
+    local tg = median(function()
+      for _ = 1, g do nn.linear(a, bm, nil, {transpose = true}) end
+    end)
+    total[batch] = (total[batch] or 0) + tc
+    print(string.format("%-6s %5d %12.3f %10.1f %12.3f %10.1f %6.0f%%", name, batch,
+      tc * 1e3, flop / tc * 1e-9, tg * 1e3, flop / tg * 1e-9, 100 * tg / tc))
+  end
+end
+print(string.format("all conv layers: %.2f ms/img at batch 1, %.2f ms/img at batch 16",
+  total[1] * 1e3, total[16] * 1e3))
