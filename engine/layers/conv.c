@@ -90,6 +90,16 @@ static int conv_setup(const cv_conv_params *p, const cv_tensor *x,
   return 0;
 }
 
+/* The output columns [lo, hi) whose input column w0 + ow * stride lies in
+ * [0, w): the rest read padding. */
+static void valid_cols(int64_t w0, int stride, int64_t w, int64_t ow,
+                       int64_t *lo, int64_t *hi) {
+  *lo = w0 >= 0 ? 0 : (-w0 + stride - 1) / stride;
+  *hi = w0 >= w ? 0 : (w - w0 + stride - 1) / stride;
+  if (*hi > ow) *hi = ow;
+  if (*lo > *hi) *lo = *hi;
+}
+
 /* Unfolds one image (C x H x W) into col (C*kh*kw rows x OH*OW columns). */
 static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
                    float *col) {
@@ -100,6 +110,8 @@ static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
     int64_t c = r / ((int64_t)p->kernel_w * p->kernel_h);
     const float *xc = x + c * g->h * g->w;
     float *out = col + r * g->ohw;
+    int64_t w0 = kw * p->dilation_w - p->pad_w, lo, hi;
+    valid_cols(w0, p->stride_w, g->w, g->ow, &lo, &hi);
     for (int64_t oh = 0; oh < g->oh; oh++, out += g->ow) {
       int64_t h = oh * p->stride_h - p->pad_h + kh * p->dilation_h;
       if (h < 0 || h >= g->h) {
@@ -107,11 +119,10 @@ static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
         continue;
       }
       const float *xr = xc + h * g->w;
-      int64_t w0 = kw * p->dilation_w - p->pad_w;
-      for (int64_t ow = 0; ow < g->ow; ow++) {
-        int64_t w = w0 + ow * p->stride_w;
-        out[ow] = (w >= 0 && w < g->w) ? xr[w] : 0.0f;
-      }
+      for (int64_t ow = 0; ow < lo; ow++) out[ow] = 0.0f;
+      if (p->stride_w == 1) memcpy(out + lo, xr + w0 + lo, (size_t)(hi - lo) * sizeof *out);
+      else for (int64_t ow = lo; ow < hi; ow++) out[ow] = xr[w0 + ow * p->stride_w];
+      for (int64_t ow = hi; ow < g->ow; ow++) out[ow] = 0.0f;
     }
   }
 }
@@ -131,12 +142,10 @@ static void col2im(const cv_conv_params *p, const conv_geom *g, const float *col
       for (int64_t oh = 0; oh < g->oh; oh++, in += g->ow) {
         int64_t h = oh * p->stride_h - p->pad_h + kh * p->dilation_h;
         if (h < 0 || h >= g->h) continue;
+        int64_t w0 = kw * p->dilation_w - p->pad_w, lo, hi;
+        valid_cols(w0, p->stride_w, g->w, g->ow, &lo, &hi);
         float *xr = xc + h * g->w;
-        int64_t w0 = kw * p->dilation_w - p->pad_w;
-        for (int64_t ow = 0; ow < g->ow; ow++) {
-          int64_t w = w0 + ow * p->stride_w;
-          if (w >= 0 && w < g->w) xr[w] += in[ow];
-        }
+        for (int64_t ow = lo; ow < hi; ow++) xr[w0 + ow * p->stride_w] += in[ow];
       }
     }
   }
