@@ -232,6 +232,31 @@ static void backward_image(const cv_conv_params *p, const conv_geom *g,
   if (!g->direct) col2im(p, g, col, dx);
 }
 
+/* Batches of at least one image per thread: each thread takes whole images
+ * with single-threaded GEMMs and its own partial weight gradient (slot t of
+ * part), summed into dw at the end. */
+static void backward_per_image(const cv_conv_params *p, const conv_geom *g,
+                               int threads, const float *x, const float *w,
+                               const float *dy, float *dx, float *dw,
+                               float *col, size_t colsize, float *part) {
+  int64_t xs = g->c * g->h * g->w, ys = g->m * g->ohw, wn = g->m * g->kdim;
+#pragma omp parallel num_threads(threads)
+  {
+    int t = omp_get_thread_num();
+    float *mine = dw ? part + (size_t)t * (size_t)wn : NULL;
+    if (mine) memset(mine, 0, (size_t)wn * sizeof *mine);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g->n; n++)
+      backward_image(p, g, x + n * xs, w, dy + n * ys, dx ? dx + n * xs : NULL,
+                     mine, col + colsize * (size_t)t);
+    if (dw) {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < wn; i++)
+        for (int k = 0; k < threads; k++) dw[i] += part[(size_t)k * (size_t)wn + i];
+    }
+  }
+}
+
 int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
                        const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
                        cv_tensor *dw, cv_tensor *db, cv_workspace *ws,
@@ -242,15 +267,24 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
       (dw && cv_check_like("conv2d", "weight gradient", dw, "weight", w, err)) ||
       (db && cv_check_shape("conv2d", "bias gradient", db, 1, &g.m, err)))
     return -1;
+  int threads = cv_threads_get();
+  int per_image = g.n >= threads && threads > 1;
   size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
-  float *col = cv_workspace_reserve(ws, colsize + 1, err);
+  size_t wn = (size_t)(g.m * g.kdim);
+  size_t need = per_image ? (colsize + wn) * (size_t)threads : colsize;
+  float *col = cv_workspace_reserve(ws, need + 1, err);
   if (!col) return cv_error_prefix(err, "conv2d");
   const float *xd = cv_tensor_data(x), *wd = cv_tensor_data(w);
   const float *dyd = cv_tensor_data(dy);
   float *dxd = dx ? cv_tensor_data(dx) : NULL, *dwd = dw ? cv_tensor_data(dw) : NULL;
-  int64_t xs = g.c * g.h * g.w, ys = g.m * g.ohw;
   if (db) bias_grad(&g, dyd, cv_tensor_data(db));
-  /* Serial over images: dw accumulates across them; the GEMMs are threaded. */
+  if (per_image) {
+    backward_per_image(p, &g, threads, xd, wd, dyd, dxd, dwd, col, colsize,
+                       col + colsize * (size_t)threads);
+    return 0;
+  }
+  /* One image at a time: dw accumulates across them; the GEMMs are threaded. */
+  int64_t xs = g.c * g.h * g.w, ys = g.m * g.ohw;
   for (int64_t n = 0; n < g.n; n++)
     backward_image(p, &g, xd + n * xs, wd, dyd + n * ys,
                    dxd ? dxd + n * xs : NULL, dwd, col);
