@@ -163,6 +163,7 @@ static void forward_image(const cv_conv_params *p, const conv_geom *g,
                 (int)g->kdim, col + gi * g->kdim * g->ohw, (int)g->ohw, 0.0f,
                 y + gi * g->mg * g->ohw, (int)g->ohw);
   if (!b) return;
+#pragma omp parallel for if (g->m * g->ohw > 65536 && !omp_in_parallel())
   for (int64_t m = 0; m < g->m; m++) {
     float *ym = y + m * g->ohw;
     for (int64_t i = 0; i < g->ohw; i++) ym[i] += b[m];
