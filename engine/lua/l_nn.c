@@ -65,7 +65,9 @@ static void opt_pair(lua_State *L, int idx, const char *key, int def, int *h,
   if (lua_isnoneornil(L, idx)) return;
   int t = lua_getfield(L, idx, key);
   if (t == LUA_TNUMBER) {
-    *h = *w = (int)luaL_checkinteger(L, -1);
+    int ok;
+    *h = *w = (int)lua_tointegerx(L, -1, &ok);
+    if (!ok) luaL_error(L, "option '%s' must be an integer or {h, w}", key);
   } else if (t == LUA_TTABLE && luaL_len(L, -1) == 2) {
     lua_geti(L, -1, 1);
     lua_geti(L, -2, 2);
@@ -747,5 +749,11 @@ void cvL_open_nn(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);                /* stack: module nn ws */
   luaL_setfuncs(L, nn, 1);                /* stack: module nn */
+  /* Also package.loaded["cnnvis.nn"]: `require "cnnvis.nn"` works and
+   * argument errors name the function ("bad argument #1 to 'cnnvis.nn.relu'"). */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "cnnvis.nn");      /* stack: module nn loaded */
+  lua_pop(L, 1);
   lua_setfield(L, -2, "nn");
 }
