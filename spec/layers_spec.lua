@@ -542,6 +542,20 @@ describe("nn", function()
         {eps = 1e-2, tol = 2e-2, floor = 1e-1})
     end)
 
+    it("scale and global batch_norm pass finite differences", function()
+      local x, r = rand(2, 3, 2, 2), rand(2, 3, 2, 2)
+      local gamma, beta = rand(3), rand(3)
+      local dx, dg, db = nn.scale_backward(x, gamma, r)
+      local f = function() return nn.scale(x, gamma, beta) end
+      fdcheck(f, x, r, dx)
+      fdcheck(f, gamma, r, dg)
+      fdcheck(f, beta, r, db)
+      local mean, var, factor = rand(3), cv.tensor{0.5, 1, 2}, cv.tensor{2}
+      local y, _, v = nn.batch_norm(x, mean, var, factor)
+      local gx = nn.batch_norm_backward(y, v, r, {use_global_stats = true})
+      fdcheck(function() return (nn.batch_norm(x, mean, var, factor)) end, x, r, gx)
+    end)
+
     it("names the mismatching shapes", function()
       assert.has.error(function() nn.batch_norm(cv.zeros(1, 3, 2), cv.zeros(2), cv.zeros(2)) end,
         "batchnorm: mean is 2, expected 3")
