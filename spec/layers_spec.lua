@@ -428,6 +428,22 @@ describe("nn", function()
       assert_close(nn.softmax_loss_backward(prob, f.labels, opts), f.dx, "loss dx")
     end)
 
+    it("softmax_loss divides as Caffe's normalization says", function()
+      -- two samples of 2 classes with equal scores: each costs log 2; one ignored
+      local x, labels = cv.zeros(2, 2), cv.tensor{1, 5}
+      local l2 = math.log(2)
+      local function loss(norm)
+        return (nn.softmax_loss(x, labels, {ignore_label = 5, normalization = norm}))
+      end
+      assert.near(l2, loss("valid"), 1e-7)
+      assert.near(l2 / 2, loss("full"), 1e-7)
+      assert.near(l2 / 2, loss("batch_size"), 1e-7)
+      assert.near(l2, loss("none"), 1e-7)
+      local _, prob = nn.softmax_loss(x, labels, {ignore_label = 5})
+      local dx = nn.softmax_loss_backward(prob, labels, {ignore_label = 5, normalization = "full"})
+      assert.same({{0.25, -0.25}, {0, 0}}, dx:totable())
+    end)
+
     it("softmax_loss passes finite differences and names a bad label", function()
       local x, labels = rand(4, 3), cv.tensor{2, 0, 1, 1}
       local _, prob = nn.softmax_loss(x, labels)

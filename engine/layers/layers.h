@@ -179,19 +179,27 @@ int cv_softmax_backward(int axis, const cv_tensor *y, const cv_tensor *dy,
 /* Labels hold 0-based classes as floats, one per x position outside axis
  * (N, or N x H x W for axis 1 of N x C x H x W). has_ignore: labels equal
  * to ignore_label add nothing and do not count. */
+/* What the summed loss is divided by (Caffe's LossParameter.normalization):
+ * VALID the counted samples, FULL every sample, BATCH the outer size (N),
+ * NONE nothing; never by less than 1. */
+typedef enum {
+  CV_LOSS_VALID, CV_LOSS_FULL, CV_LOSS_BATCH, CV_LOSS_NONE
+} cv_loss_norm;
+
 typedef struct {
   int axis;
   int has_ignore;
   int ignore_label;
-  int top_k;  /* accuracy only */
+  int top_k;             /* accuracy only */
+  cv_loss_norm norm;     /* softmax loss only; VALID is Caffe's default */
 } cv_loss_params;
 
-/* Mean over counted samples of -log p[label] (p floored at FLT_MIN). prob
- * (x's shape) receives the softmax. 0 counted samples give 0. */
+/* Sum over counted samples of -log p[label] (p floored at FLT_MIN), divided
+ * as p->norm says. prob (x's shape) receives the softmax. */
 int cv_softmax_loss_forward(const cv_loss_params *p, const cv_tensor *x,
                             const cv_tensor *labels, cv_tensor *prob,
                             double *loss, cv_error *err);
-/* dx = dloss * (prob - onehot(label)) / counted; 0 at ignored samples. */
+/* dx = dloss * (prob - onehot(label)) / normaliser; 0 at ignored samples. */
 int cv_softmax_loss_backward(const cv_loss_params *p, const cv_tensor *prob,
                              const cv_tensor *labels, double dloss,
                              cv_tensor *dx, cv_error *err);

@@ -433,7 +433,12 @@ static cv_loss_params loss_opts(lua_State *L, int idx, const cv_tensor *x) {
   p.top_k = (int)opt_number(L, idx, "top_k", 1);
   p.has_ignore = 0;
   p.ignore_label = 0;
+  p.norm = CV_LOSS_VALID;
   if (!lua_isnoneornil(L, idx)) {
+    static const char *const norms[] = {"valid", "full", "batch_size", "none", NULL};
+    if (lua_getfield(L, idx, "normalization") != LUA_TNIL)
+      p.norm = (cv_loss_norm)luaL_checkoption(L, -1, NULL, norms);
+    lua_pop(L, 1);
     lua_getfield(L, idx, "ignore_label");
     if (!lua_isnil(L, -1)) {
       p.has_ignore = 1;
@@ -444,7 +449,8 @@ static cv_loss_params loss_opts(lua_State *L, int idx, const cv_tensor *x) {
   return p;
 }
 
-/* softmax_loss(x, labels[, {dim =, ignore_label =}]) -> loss, prob */
+/* softmax_loss(x, labels[, {dim =, ignore_label =, normalization =
+ * "valid"|"full"|"batch_size"|"none"}]) -> loss, prob */
 static int l_softmax_loss(lua_State *L) {
   lua_settop(L, 3);
   cv_tensor *x = arg_tensor(L, 1), *labels = arg_tensor(L, 2);
