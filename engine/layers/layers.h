@@ -20,7 +20,14 @@
  * - Backward: the gradient with respect to the input (dx) is overwritten;
  *   gradients of parameters (dw, db, ...) ACCUMULATE (+=), as Caffe and the
  *   tape expect. Any of them may be NULL when not wanted.
+ * - In place (output == input, Caffe's top == bottom) is allowed for ReLU,
+ *   Sigmoid, TanH, Power, Dropout, Softmax, BatchNorm and Scale; not for
+ *   Convolution, Pooling, LRN or InnerProduct.
  * - Scratch memory comes from a cv_workspace the caller owns and reuses.
+ * - Threads: the kernels parallelise with OpenMP over images, planes or
+ *   elements, and call OpenBLAS either from one thread with all threads
+ *   (batch smaller than the thread count) or with one thread per image,
+ *   never both at once.
  * - Positions (axes, channels) are 0-based. Functions return 0 or -1 and fill
  *   err with a sentence naming the layer and the shapes involved.
  */

@@ -1,13 +1,16 @@
 -- CaffeNet's conv layers (random weights) at batch 1 and 16: time per image
 -- and GFLOP/s of cv.nn.conv2d, next to a bare sgemm of the same GEMM shapes
 -- (one image's group GEMMs through cv.nn.linear, which is one sgemm call).
--- Run: build/bin/cnnvis scripts/bench/layers.lua [threads] [runs]
+-- Run: build/bin/cnnvis scripts/bench/layers.lua [threads] [runs] [cpu]
+-- "cpu" times with process CPU time instead of wall time: with 1 thread on
+-- a machine shared with other jobs, that shows the code's own efficiency.
 local cv = require "cnnvis"
 local nn = cv.nn
 
-local now = cv.clock or require("system").gettime
-local threads = tonumber(arg and arg[1]) or cv.get_num_threads()
-local runs = tonumber(arg and arg[2]) or 7
+local args = arg or {}
+local threads = tonumber(args[1]) or cv.get_num_threads()
+local runs = tonumber(args[2]) or 7
+local now = args[3] == "cpu" and os.clock or cv.clock or require("system").gettime
 cv.set_num_threads(threads)
 
 -- name, in channels, out channels, kernel, stride, pad, group, input size
@@ -34,7 +37,8 @@ local function timed(fn)
   return t[(runs + 1) // 2], t[1]
 end
 
-print(string.format("threads %d, median of %d runs", threads, runs))
+print(string.format("threads %d, %s time, median (best) of %d runs", threads,
+  args[3] == "cpu" and "CPU" or "wall", runs))
 print("GFLOP/s of conv2d and of a bare sgemm on the same GEMM shapes (one image, all threads);")
 print("ratio = sgemm time / conv time (>= 70% wanted); median (best) of the runs")
 print(string.format("%-6s %5s %18s %18s %15s", "layer", "batch", "conv2d GFLOP/s",
