@@ -599,4 +599,107 @@ describe("nn", function()
       assert.has.error(function() cv.set_num_threads(0) end)
     end)
   end)
+
+  describe("a small CaffeNet chained from the kernels", function()
+    -- The generator's formulas and layer list (spec/fixtures/gen_layers.py).
+    local MINI = {
+      {"conv1_w", {8, 3, 11, 11}, 0.31, 0.08}, {"conv1_b", {8}, 0.5, 0.1},
+      {"conv2_w", {16, 4, 5, 5}, 0.23, 0.15}, {"conv2_b", {16}, 0.6, 0.1},
+      {"conv3_w", {24, 16, 3, 3}, 0.17, 0.12}, {"conv3_b", {24}, 0.7, 0.1},
+      {"conv4_w", {24, 12, 3, 3}, 0.13, 0.14}, {"conv4_b", {24}, 0.8, 0.1},
+      {"conv5_w", {16, 12, 3, 3}, 0.19, 0.14}, {"conv5_b", {16}, 0.9, 0.1},
+      {"fc6_w", {32, 16}, 0.29, 0.35}, {"fc6_b", {32}, 1.1, 0.1},
+      {"fc7_w", {32, 32}, 0.37, 0.25}, {"fc7_b", {32}, 1.2, 0.1},
+      {"fc8_w", {10, 32}, 0.41, 0.25}, {"fc8_b", {10}, 1.3, 0.1},
+    }
+    local function formula(a, s)
+      return function(i) return s * math.sin(a * i + 0.5 * math.cos(0.013 * i)) end
+    end
+    local LRN = {size = 5, alpha = 1e-4, beta = 0.75, k = 1}
+    local POOL = {kernel = 3, stride = 2}
+
+    local P = {}
+    for _, m in ipairs(MINI) do P[m[1]] = from(m[2], formula(m[3], m[4])) end
+    local x = from({1, 3, 67, 67}, formula(0.37, 2.0))
+
+    -- Forward, keeping what backward needs.
+    local B = {}
+    local function forward()
+      B.conv1 = nn.conv2d(x, P.conv1_w, P.conv1_b, {stride = 4})
+      B.relu1 = nn.relu(B.conv1)
+      B.pool1 = nn.max_pool2d(B.relu1, POOL)
+      B.norm1 = nn.lrn(B.pool1, LRN)
+      B.conv2 = nn.conv2d(B.norm1, P.conv2_w, P.conv2_b, {pad = 2, group = 2})
+      B.relu2 = nn.relu(B.conv2)
+      B.pool2 = nn.max_pool2d(B.relu2, POOL)
+      B.norm2 = nn.lrn(B.pool2, LRN)
+      B.conv3 = nn.relu(nn.conv2d(B.norm2, P.conv3_w, P.conv3_b, {pad = 1}))
+      B.conv4 = nn.relu(nn.conv2d(B.conv3, P.conv4_w, P.conv4_b, {pad = 1, group = 2}))
+      B.conv5 = nn.relu(nn.conv2d(B.conv4, P.conv5_w, P.conv5_b, {pad = 1, group = 2}))
+      B.pool5 = nn.max_pool2d(B.conv5, POOL)
+      B.flat = nn.flatten(B.pool5)
+      B.fc6 = nn.relu(nn.linear(B.flat, P.fc6_w, P.fc6_b))
+      B.drop6 = nn.dropout(B.fc6, 0.5) -- test time: identity
+      B.fc7 = nn.relu(nn.linear(B.drop6, P.fc7_w, P.fc7_b))
+      B.fc8 = nn.linear(B.fc7, P.fc8_w, P.fc8_b)
+      B.prob = nn.softmax(B.fc8, 2)
+    end
+
+    -- d fc8[class] / d every weight, layer by layer (relu'd blobs are their
+    -- own relu masks: y > 0 exactly where x > 0).
+    local function backward(class)
+      local G = {}
+      local d = cv.zeros(1, 10)
+      d[{1, class + 1}] = 1
+      local dx
+      dx, G.fc8_w, G.fc8_b = nn.linear_backward(B.fc7, P.fc8_w, d)
+      dx = nn.relu_backward(B.fc7, dx)
+      dx, G.fc7_w, G.fc7_b = nn.linear_backward(B.drop6, P.fc7_w, dx)
+      dx = nn.relu_backward(B.fc6, dx)
+      dx, G.fc6_w, G.fc6_b = nn.linear_backward(B.flat, P.fc6_w, dx)
+      dx = nn.max_pool2d_backward(B.conv5, dx:view(B.pool5:size()), POOL)
+      dx = nn.relu_backward(B.conv5, dx)
+      dx, G.conv5_w, G.conv5_b = nn.conv2d_backward(B.conv4, P.conv5_w, dx, {pad = 1, group = 2})
+      dx = nn.relu_backward(B.conv4, dx)
+      dx, G.conv4_w, G.conv4_b = nn.conv2d_backward(B.conv3, P.conv4_w, dx, {pad = 1, group = 2})
+      dx = nn.relu_backward(B.conv3, dx)
+      dx, G.conv3_w, G.conv3_b = nn.conv2d_backward(B.norm2, P.conv3_w, dx, {pad = 1})
+      dx = nn.lrn_backward(B.pool2, dx, LRN)
+      dx = nn.max_pool2d_backward(B.relu2, dx, POOL)
+      dx = nn.relu_backward(B.conv2, dx)
+      dx, G.conv2_w, G.conv2_b = nn.conv2d_backward(B.norm1, P.conv2_w, dx, {pad = 2, group = 2})
+      dx = nn.lrn_backward(B.pool1, dx, LRN)
+      dx = nn.max_pool2d_backward(B.relu1, dx, POOL)
+      dx = nn.relu_backward(B.conv1, dx)
+      dx, G.conv1_w, G.conv1_b = nn.conv2d_backward(x, P.conv1_w, dx, {stride = 4})
+      return G
+    end
+
+    it("matches PyTorch on every blob", function()
+      local f = load("mini_caffenet")
+      forward()
+      for _, name in ipairs{"conv1", "pool1", "norm1", "conv2", "pool2", "norm2", "conv3",
+                            "conv4", "conv5", "pool5", "fc6", "fc7", "fc8", "prob"} do
+        assert_close(B[name], f[name], name)
+      end
+    end)
+
+    it("matches PyTorch autograd on the gradient of one fc8 neuron to every weight", function()
+      -- 1e-3 relative per parameter blob (sampled elements, and the blob's
+      -- sum of squares), as the full CaffeNet comparison asks.
+      local f = load("mini_caffenet")
+      forward()
+      local G = backward(3)
+      for _, m in ipairs(MINI) do
+        local name = m[1]
+        local g = flat(G[name])
+        local got, ss = {}, 0
+        for i, j in ipairs(flat(f["d" .. name .. "_index"])) do got[i] = g[j + 1] end
+        for _, v in ipairs(g) do ss = ss + v * v end
+        assert_close(cv.tensor(got), f["d" .. name .. "_value"], "d" .. name, 1e-3)
+        local want = f["d" .. name .. "_sumsq"]
+        assert.is_true(math.abs(ss - want) <= 1e-3 * want, "d" .. name .. " sum of squares")
+      end
+    end)
+  end)
 end)
