@@ -207,6 +207,45 @@ describe("nn", function()
     end)
   end)
 
+  describe("conv2d_filter_grad_norms() / linear_filter_grad_norms()", function()
+    -- the reference: one backward per image, then each filter's weight norm
+    local function row_norms(dw)
+      local rows, t = dw:size(1), flat(dw)
+      local per, out = #t // rows, {}
+      for m = 1, rows do
+        local s = 0
+        for k = (m - 1) * per + 1, m * per do s = s + t[k] * t[k] end
+        out[m] = math.sqrt(s)
+      end
+      return out
+    end
+
+    it("equal the norms of per-image conv weight gradients", function()
+      local x, w = rand(5, 4, 7, 6), rand(6, 2, 3, 3)
+      local opts = {pad = 1, stride = 2, group = 2}
+      local dy = rand(5, 6, 4, 3)
+      local norms = nn.conv2d_filter_grad_norms(x, w, dy, opts)
+      assert.same({5, 6}, norms:size())
+      local want = {}
+      for n = 1, 5 do
+        local _, dw = nn.conv2d_backward(x:narrow(1, n, 1), w, dy:narrow(1, n, 1), opts)
+        want[n] = row_norms(dw)
+      end
+      assert_close(norms, cv.tensor(want), "norms", 1e-5)
+    end)
+
+    it("equal the norms of per-sample linear weight gradients", function()
+      local x, w, dy = rand(3, 2, 4), rand(5, 8), rand(3, 5)
+      local norms = nn.linear_filter_grad_norms(x, w, dy)
+      local want = {}
+      for n = 1, 3 do
+        local _, dw = nn.linear_backward(x:narrow(1, n, 1), w, dy:narrow(1, n, 1))
+        want[n] = row_norms(dw)
+      end
+      assert_close(norms, cv.tensor(want), "norms", 1e-5)
+    end)
+  end)
+
   describe("max_pool2d() / avg_pool2d()", function()
     for _, case in ipairs{
       {"pool_max", "max"}, {"pool_max_pad", "max"}, {"pool_ave", "avg"},

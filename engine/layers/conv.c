@@ -1,6 +1,7 @@
 /* conv.c — Convolution as im2col + sgemm (Caffe's layout and semantics):
  * shape check, forward, backward. */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -289,5 +290,45 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
   for (int64_t n = 0; n < g.n; n++)
     backward_image(p, &g, xd + n * xs, wd, dyd + n * ys,
                    dxd ? dxd + n * xs : NULL, dwd, col);
+  return 0;
+}
+
+/* Row norms of one image's weight gradient: filter m's L2 norm over its
+ * C/group x kh x kw weights. */
+static void image_filter_norms(const cv_conv_params *p, const conv_geom *g,
+                               const float *x, const float *dy, float *dw,
+                               float *col, float *norms) {
+  memset(dw, 0, (size_t)(g->m * g->kdim) * sizeof *dw);
+  backward_image(p, g, x, NULL, dy, NULL, dw, col);
+  for (int64_t m = 0; m < g->m; m++) {
+    double s = 0;
+    for (int64_t k = 0; k < g->kdim; k++) s += (double)dw[m * g->kdim + k] * dw[m * g->kdim + k];
+    norms[m] = (float)sqrt(s);
+  }
+}
+
+int cv_conv2d_filter_grad_norms(const cv_conv_params *p, const cv_tensor *x,
+                                const cv_tensor *w, const cv_tensor *dy,
+                                cv_tensor *norms, cv_workspace *ws,
+                                cv_error *err) {
+  conv_geom g;
+  if (conv_setup(p, x, w, NULL, dy, "output gradient", &g, err)) return -1;
+  int64_t want[2] = {g.n, g.m};
+  if (cv_check_shape("conv2d", "norms", norms, 2, want, err)) return -1;
+  int threads = cv_threads_get();
+  int slots = g.n >= threads && threads > 1 ? threads : 1;
+  size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
+  size_t per = colsize + (size_t)(g.m * g.kdim);
+  float *buf = cv_workspace_reserve(ws, per * (size_t)slots + 1, err);
+  if (!buf) return cv_error_prefix(err, "conv2d");
+  const float *xd = cv_tensor_data(x), *dyd = cv_tensor_data(dy);
+  float *nd = cv_tensor_data(norms);
+  int64_t xs = g.c * g.h * g.w, ys = g.m * g.ohw;
+#pragma omp parallel for schedule(static) num_threads(slots) if (slots > 1)
+  for (int64_t n = 0; n < g.n; n++) {
+    float *mine = buf + per * (size_t)omp_get_thread_num();
+    image_filter_norms(p, &g, xd + n * xs, dyd + n * ys, mine + colsize, mine,
+                       nd + n * g.m);
+  }
   return 0;
 }

@@ -79,6 +79,14 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
                        cv_tensor *dw, cv_tensor *db, cv_workspace *ws,
                        cv_error *err);
 
+/* Per-image filter gradient norms: norms (N x M) receives, for each image
+ * n and output channel m, the L2 norm of d(sum dy_n * y_n)/d w[m] over the
+ * filter's weights (bias apart), without an N-fold weight gradient. */
+int cv_conv2d_filter_grad_norms(const cv_conv_params *p, const cv_tensor *x,
+                                const cv_tensor *w, const cv_tensor *dy,
+                                cv_tensor *norms, cv_workspace *ws,
+                                cv_error *err);
+
 /* ---- Pooling ------------------------------------------------------------
  * Caffe's output size: OH = ceil((H + 2 pad - k) / stride) + 1, minus one when
  * padding makes the last window start at or beyond H + pad. MAX ignores the
@@ -141,6 +149,11 @@ int cv_linear_forward(const cv_linear_params *p, const cv_tensor *x,
 int cv_linear_backward(const cv_linear_params *p, const cv_tensor *x,
                        const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
                        cv_tensor *dw, cv_tensor *db, cv_error *err);
+
+/* The same per row of x (M x N): |dy_ij| * ||x_i|| (outer-product norm). */
+int cv_linear_filter_grad_norms(const cv_linear_params *p, const cv_tensor *x,
+                                const cv_tensor *w, const cv_tensor *dy,
+                                cv_tensor *norms, cv_error *err);
 
 /* ---- element-wise activations (x, y, dy, dx all of one shape) ----------
  * ReLU: y = x > 0 ? x : slope * x. Sigmoid, TanH. Power: y = (shift + scale

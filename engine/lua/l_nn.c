@@ -170,6 +170,20 @@ static int l_conv2d_backward(lua_State *L) {
   return 3;
 }
 
+/* conv2d_filter_grad_norms(x, w, dy[, opts]) -> N x M per-image norms */
+static int l_conv2d_filter_grad_norms(lua_State *L) {
+  lua_settop(L, 4);
+  cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *dy = arg_tensor(L, 3);
+  cv_conv_params p = conv_opts(L, 4, w);
+  need_ndim(L, x, 4, "conv2d", "input");
+  need_ndim(L, w, 4, "conv2d", "weight");
+  cv_error err;
+  int64_t size[2] = {x->size[0], w->size[0]};
+  cv_tensor *norms = push_empty(L, 2, size);
+  check(L, cv_conv2d_filter_grad_norms(&p, x, w, dy, norms, workspace(L), &err), &err);
+  return 1;
+}
+
 /* ---- pooling ----------------------------------------------------------- */
 
 static cv_pool_params pool_opts(lua_State *L, int idx, cv_pool_method m) {
@@ -298,6 +312,22 @@ static int l_linear_backward(lua_State *L) {
   cv_tensor *db = push_zeros(L, 1, &w->size[p.transpose ? 1 : 0]);
   check(L, cv_linear_backward(&p, x, w, dy, dx, dw, db, &err), &err);
   return 3;
+}
+
+/* linear_filter_grad_norms(x, w, dy[, opts]) -> M x N per-row norms */
+static int l_linear_filter_grad_norms(lua_State *L) {
+  lua_settop(L, 4);
+  cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *dy = arg_tensor(L, 3);
+  cv_linear_params p = linear_opts(L, 4, x);
+  cv_error err;
+  int64_t out[CV_MAX_DIMS];
+  int nd;
+  if (cv_linear_shape(&p, x, w, &nd, out, &err)) return cvL_raise(L, &err);
+  int64_t size[2] = {1, out[nd - 1]};
+  for (int d = 0; d < nd - 1; d++) size[0] *= out[d];
+  cv_tensor *norms = push_empty(L, 2, size);
+  check(L, cv_linear_filter_grad_norms(&p, x, w, dy, norms, &err), &err);
+  return 1;
 }
 
 /* ---- element-wise ------------------------------------------------------ */
@@ -722,6 +752,8 @@ static int l_get_num_threads(lua_State *L) {
 void cvL_open_nn(lua_State *L) {
   static const luaL_Reg nn[] = {
       {"conv2d", l_conv2d}, {"conv2d_backward", l_conv2d_backward},
+      {"conv2d_filter_grad_norms", l_conv2d_filter_grad_norms},
+      {"linear_filter_grad_norms", l_linear_filter_grad_norms},
       {"max_pool2d", l_max_pool2d}, {"max_pool2d_backward", l_max_pool2d_backward},
       {"avg_pool2d", l_avg_pool2d}, {"avg_pool2d_backward", l_avg_pool2d_backward},
       {"lrn", l_lrn}, {"lrn_backward", l_lrn_backward},
