@@ -136,6 +136,21 @@ describe("nn", function()
       end
     end)
 
+    it("writes into opts.out when given", function()
+      local x, w = rand(1, 2, 5, 5), rand(3, 2, 3, 3)
+      local out = cv.zeros(1, 3, 3, 3)
+      local y = nn.conv2d(x, w, nil, {out = out})
+      assert.equal(out, y)
+      assert_close(out, nn.conv2d(x, w), "out", 1e-6)
+      assert.has.error(function() nn.conv2d(x, w, nil, {out = cv.zeros(1, 3, 3, 2)}) end,
+        "conv2d: output is 1x3x3x2, expected 1x3x3x3")
+      assert.has.error(function() nn.conv2d(x, w, nil, {out = cv.zeros(1, 3, 3, 3):transpose(3, 4)}) end,
+        "conv2d: output must be contiguous")
+      local lo = cv.zeros(2, 4)
+      nn.linear(rand(2, 3), rand(4, 3), nil, {out = lo})
+      assert.is_true(flat(lo)[1] ~= 0)
+    end)
+
     it("passes finite differences for x, w and b", function()
       local x, w, b = rand(2, 4, 5, 6), rand(6, 2, 3, 2), rand(6)
       local opts = {stride = {2, 1}, pad = 1, group = 2, dilation = {1, 2}}

@@ -120,6 +120,19 @@ static void need_ndim(lua_State *L, const cv_tensor *t, int n,
              cv_shape_str(t->ndim, t->size, s, sizeof s));
 }
 
+/* The output: opts.out when given (written in place and returned, so a
+ * loop can reuse one buffer), else a new tensor of the given shape. */
+static cv_tensor *push_output(lua_State *L, int opts, int ndim,
+                              const int64_t *size) {
+  if (!lua_isnoneornil(L, opts) && lua_getfield(L, opts, "out") != LUA_TNIL) {
+    cv_tensor *t = cvL_totensor(L, -1);
+    if (!t) luaL_error(L, "option 'out' must be a tensor");
+    return t;                                /* stack: ... out */
+  }
+  if (!lua_isnoneornil(L, opts)) lua_pop(L, 1);
+  return push_empty(L, ndim, size);
+}
+
 static int check(lua_State *L, int status, cv_error *err) {
   if (status) cvL_raise(L, err);
   return 0;
@@ -139,7 +152,7 @@ static cv_conv_params conv_opts(lua_State *L, int idx, const cv_tensor *w) {
   return p;
 }
 
-/* conv2d(x, w[, b][, opts]) */
+/* conv2d(x, w[, b][, {stride =, pad =, dilation =, group =, out =}]) */
 static int l_conv2d(lua_State *L) {
   lua_settop(L, 4);
   cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *b = opt_tensor(L, 3);
@@ -150,7 +163,7 @@ static int l_conv2d(lua_State *L) {
   need_ndim(L, w, 4, "conv2d", "weight");
   if (cv_conv2d_shape(&p, x->size, w->size, 0, out, &err))
     return cvL_raise(L, &err);
-  cv_tensor *y = push_empty(L, 4, out);
+  cv_tensor *y = push_output(L, 4, 4, out);
   check(L, cv_conv2d_forward(&p, x, w, b, y, workspace(L), &err), &err);
   return 1;
 }
@@ -286,7 +299,7 @@ static cv_linear_params linear_opts(lua_State *L, int idx, const cv_tensor *x) {
   return p;
 }
 
-/* linear(x, w[, b][, {dim = 2, transpose = false}]) */
+/* linear(x, w[, b][, {dim = 2, transpose = false, out =}]) */
 static int l_linear(lua_State *L) {
   lua_settop(L, 4);
   cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *b = opt_tensor(L, 3);
@@ -295,7 +308,7 @@ static int l_linear(lua_State *L) {
   int64_t out[CV_MAX_DIMS];
   int nd;
   if (cv_linear_shape(&p, x, w, &nd, out, &err)) return cvL_raise(L, &err);
-  cv_tensor *y = push_empty(L, nd, out);
+  cv_tensor *y = push_output(L, 4, nd, out);
   check(L, cv_linear_forward(&p, x, w, b, y, &err), &err);
   return 1;
 }
