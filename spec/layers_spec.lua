@@ -600,6 +600,19 @@ describe("nn", function()
       assert_close(db, f.dbeta, "dbeta")
     end)
 
+    it("update the stored statistics as Caffe does in training", function()
+      -- x: 2 samples x 1 channel x 2 values: m = 4
+      local x = cv.tensor{{{1, 3}}, {{5, 7}}}
+      local _, bm, bv = nn.batch_norm(x)
+      assert.same({4}, flat(bm))
+      assert.same({5}, flat(bv)) -- biased: (9 + 1 + 1 + 9) / 4
+      local mean, var, factor = cv.tensor{2}, cv.tensor{1}, cv.tensor{1}
+      nn.batch_norm_update(x, bm, bv, mean, var, factor, {moving_average_fraction = 0.5})
+      assert.same({5}, flat(mean))                 -- 4 + 0.5 * 2
+      assert.near(5 * 4 / 3 + 0.5, flat(var)[1], 1e-6) -- unbiased + 0.5 * 1
+      assert.same({1.5}, flat(factor))             -- 0.5 * 1 + 1
+    end)
+
     it("turn a zero scale factor into zero statistics", function()
       local y = nn.batch_norm(cv.full(1, 2, 1, 1, 3), cv.ones(2), cv.ones(2), cv.zeros(1), {eps = 1})
       assert.same({3, 3}, flat(y))

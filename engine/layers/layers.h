@@ -287,6 +287,14 @@ int cv_batchnorm_backward(const cv_batchnorm_params *p, const cv_tensor *y,
                           const cv_tensor *save_var, const cv_tensor *dy,
                           cv_tensor *dx, cv_error *err);
 
+/* Caffe's training-time update of the stored statistics from a batch's
+ * (save_mean, save_var as forward wrote them, over m values per channel):
+ * mean = batch mean + maf * mean, var = m/(m-1) * batch var + maf * var,
+ * factor = maf * factor + 1, maf being moving_average_fraction. */
+int cv_batchnorm_update(double maf, int64_t m, const cv_tensor *save_mean,
+                        const cv_tensor *save_var, cv_tensor *mean,
+                        cv_tensor *var, cv_tensor *factor, cv_error *err);
+
 /* Scale: y = x * gamma (+ beta), gamma and beta with x's sizes from axis 1
  * over as many dims as gamma has (C, or C x H x W). */
 int cv_scale_forward(const cv_tensor *x, const cv_tensor *gamma,

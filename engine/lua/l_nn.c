@@ -727,6 +727,23 @@ static int l_batch_norm_backward(lua_State *L) {
   return 1;
 }
 
+/* batch_norm_update(x, batch_mean, batch_var, mean, var, factor[, {
+ * moving_average_fraction = 0.999}]): Caffe's training update of the three
+ * stored blobs, in place; x gives the count per channel. */
+static int l_batch_norm_update(lua_State *L) {
+  lua_settop(L, 7);
+  cv_tensor *x = cvL_checktensor(L, 1);
+  cv_tensor *bm = arg_tensor(L, 2), *bv = arg_tensor(L, 3);
+  cv_tensor *mean = cvL_checktensor(L, 4), *var = cvL_checktensor(L, 5);
+  cv_tensor *factor = cvL_checktensor(L, 6);
+  check_opts(L, 7);
+  double maf = opt_number(L, 7, "moving_average_fraction", 0.999);
+  int64_t m = x->ndim > 1 && x->size[1] ? cv_tensor_numel(x) / x->size[1] : 0;
+  cv_error err;
+  check(L, cv_batchnorm_update(maf, m, bm, bv, mean, var, factor, &err), &err);
+  return 0;
+}
+
 /* scale(x, gamma[, beta]) */
 static int l_scale(lua_State *L) {
   lua_settop(L, 3);
@@ -785,6 +802,7 @@ void cvL_open_nn(lua_State *L) {
       {"flatten", l_flatten}, {"reshape", l_reshape_caffe},
       {"split_backward", l_split_backward},
       {"batch_norm", l_batch_norm}, {"batch_norm_backward", l_batch_norm_backward},
+      {"batch_norm_update", l_batch_norm_update},
       {"scale", l_scale}, {"scale_backward", l_scale_backward},
       {NULL, NULL}};
   static const luaL_Reg top[] = {
