@@ -6,7 +6,7 @@
  *   cv_conv_params p = cv_conv_params_default();   // 1x1 kernel, stride 1
  *   p.kernel_h = p.kernel_w = 11; p.stride_h = p.stride_w = 4;
  *   int64_t out[4];
- *   cv_conv2d_shape(&p, x->size, w->size[0], out, &err);
+ *   cv_conv2d_shape(&p, x->size, w->size, 0, out, &err);  // checks w too
  *   cv_tensor *y = cv_tensor_empty(4, out, &err);
  *   cv_workspace ws = {0};
  *   cv_conv2d_forward(&p, x, w, b, y, &ws, &err);
