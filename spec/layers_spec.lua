@@ -163,6 +163,14 @@ describe("nn", function()
       fdcheck(f, b, r, db)
     end)
 
+    it("handles empty sizes without calling BLAS on them", function()
+      assert.same({1, 2, 2, 2}, nn.conv2d(cv.zeros(1, 0, 4, 4), cv.zeros(2, 0, 3, 3), cv.tensor{1, 2}):size())
+      assert.same({{{{2, 2}, {2, 2}}}}, nn.conv2d(cv.zeros(1, 0, 2, 2), cv.zeros(1, 0, 1, 1), cv.tensor{2}):totable())
+      local dx = nn.conv2d_backward(cv.ones(1, 2, 3, 3), cv.zeros(0, 2, 3, 3), cv.zeros(1, 0, 1, 1))
+      assert.same(0, flat(dx)[1])
+      assert.same({{0, 0, 0}}, nn.linear(cv.zeros(1, 0), cv.zeros(3, 0)):totable())
+    end)
+
     it("names both shapes when weight channels do not match the input", function()
       assert.has.error(function() nn.conv2d(cv.zeros(1, 3, 8, 8), cv.zeros(4, 2, 3, 3)) end,
         "conv2d: weight 4x2x3x3 expects 2 input channels (group 1) but input 1x3x8x8 has 3")

@@ -171,11 +171,22 @@ static void forward_image(const cv_conv_params *p, const conv_geom *g,
   }
 }
 
+/* No input channels: BLAS rejects the empty GEMM; the output is the bias. */
+static int zero_channels(const conv_geom *g, const cv_tensor *b, cv_tensor *y) {
+  float *yd = cv_tensor_data(y);
+  for (int64_t i = 0; i < g->n * g->m; i++)
+    for (int64_t j = 0; j < g->ohw; j++)
+      yd[i * g->ohw + j] = b ? cv_tensor_data(b)[i % g->m] : 0.0f;
+  return 0;
+}
+
 int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
                       const cv_tensor *w, const cv_tensor *b, cv_tensor *y,
                       cv_workspace *ws, cv_error *err) {
   conv_geom g;
   if (conv_setup(p, x, w, b, y, "output", &g, err)) return -1;
+  if (cv_tensor_numel(y) == 0) return 0;
+  if (g.kdim == 0) return zero_channels(&g, b, y);
   size_t colsize = g.direct ? 0 : (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
   /* Small batches: one image at a time, each GEMM on every thread. Larger
    * ones: one image per thread with single-threaded GEMMs (OpenBLAS runs
@@ -269,6 +280,11 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
       (dw && cv_check_like("conv2d", "weight gradient", dw, "weight", w, err)) ||
       (db && cv_check_shape("conv2d", "bias gradient", db, 1, &g.m, err)))
     return -1;
+  if (db) bias_grad(&g, cv_tensor_data(dy), cv_tensor_data(db));
+  if (cv_tensor_numel(dy) == 0 || g.kdim == 0) {  /* nothing else flows */
+    if (dx) cv_tensor_fill(dx, 0.0f);
+    return 0;
+  }
   int threads = cv_threads_get();
   int per_image = g.n >= threads && threads > 1;
   size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
@@ -279,7 +295,6 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
   const float *xd = cv_tensor_data(x), *wd = cv_tensor_data(w);
   const float *dyd = cv_tensor_data(dy);
   float *dxd = dx ? cv_tensor_data(dx) : NULL, *dwd = dw ? cv_tensor_data(dw) : NULL;
-  if (db) bias_grad(&g, dyd, cv_tensor_data(db));
   if (per_image) {
     backward_per_image(p, &g, threads, xd, wd, dyd, dxd, dwd, col, colsize,
                        col + colsize * (size_t)threads);
@@ -315,6 +330,10 @@ int cv_conv2d_filter_grad_norms(const cv_conv_params *p, const cv_tensor *x,
   if (conv_setup(p, x, w, NULL, dy, "output gradient", &g, err)) return -1;
   int64_t want[2] = {g.n, g.m};
   if (cv_check_shape("conv2d", "norms", norms, 2, want, err)) return -1;
+  if (cv_tensor_numel(dy) == 0 || g.kdim == 0) {
+    cv_tensor_fill(norms, 0.0f);
+    return 0;
+  }
   int threads = cv_threads_get();
   int slots = g.n >= threads && threads > 1 ? threads : 1;
   size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
