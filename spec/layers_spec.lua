@@ -198,6 +198,8 @@ describe("nn", function()
         "option 'pad' must be an integer or {h, w}")
       assert.has.error(function() nn.conv2d(cv.zeros(1, 1, 4, 4), cv.zeros(2, 1, 3, 3), nil, {pad = 1.5}) end,
         "option 'pad' must be an integer or {h, w}")
+      assert.has.error(function() nn.conv2d(cv.zeros(1, 2, 4, 4), cv.zeros(2, 1, 3, 3), nil, {group = 1.5}) end,
+        "option 'group' must be an integer, got 1.5")
       local ok, msg = pcall(nn.conv2d, "x", cv.zeros(2, 1, 3, 3))
       assert.is_false(ok)
       assert.matches("bad argument #1 to '.*conv2d' %(tensor expected, got string%)", msg)

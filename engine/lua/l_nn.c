@@ -4,6 +4,7 @@
  * Each function first sets the stack to its argument count, so absent
  * arguments read as nil and what it pushes (contiguous copies, results)
  * sits above them. */
+#include <math.h>
 #include <string.h>
 
 #include "../layers/layers.h"
@@ -93,6 +94,14 @@ static lua_Number opt_number(lua_State *L, int idx, const char *key,
   return v;
 }
 
+/* opts[key] as an int; a non-integer number is an error, not truncated. */
+static int opt_int(lua_State *L, int idx, const char *key, int def) {
+  lua_Number v = opt_number(L, idx, key, def);
+  if (v != floor(v) || v < -2147483647.0 || v > 2147483647.0)
+    luaL_error(L, "option '%s' must be an integer, got %f", key, (double)v);
+  return (int)v;
+}
+
 static int opt_bool(lua_State *L, int idx, const char *key, int def) {
   if (lua_isnoneornil(L, idx)) return def;
   int t = lua_getfield(L, idx, key);
@@ -103,11 +112,11 @@ static int opt_bool(lua_State *L, int idx, const char *key, int def) {
 
 /* A 1-based dim option (negative from the end) as a 0-based axis. */
 static int opt_dim(lua_State *L, int idx, const char *key, int def, int ndim) {
-  int d = (int)opt_number(L, idx, key, def);
+  int d = opt_int(L, idx, key, def);
   if (d < 0) d += ndim + 1;
   if (d < 1 || d > ndim)
     luaL_error(L, "option '%s' (%d) is out of range for a %d-d tensor", key,
-               (int)opt_number(L, idx, key, def), ndim);
+               opt_int(L, idx, key, def), ndim);
   return d - 1;
 }
 
@@ -148,7 +157,7 @@ static cv_conv_params conv_opts(lua_State *L, int idx, const cv_tensor *w) {
   opt_pair(L, idx, "stride", 1, &p.stride_h, &p.stride_w);
   opt_pair(L, idx, "pad", 0, &p.pad_h, &p.pad_w);
   opt_pair(L, idx, "dilation", 1, &p.dilation_h, &p.dilation_w);
-  p.group = (int)opt_number(L, idx, "group", 1);
+  p.group = opt_int(L, idx, "group", 1);
   return p;
 }
 
@@ -248,7 +257,7 @@ static cv_lrn_params lrn_opts(lua_State *L, int idx) {
   static const char *const regions[] = {"across", "within", NULL};
   cv_lrn_params p = cv_lrn_params_default();
   check_opts(L, idx);
-  p.size = (int)opt_number(L, idx, "size", p.size);
+  p.size = opt_int(L, idx, "size", p.size);
   p.alpha = opt_number(L, idx, "alpha", p.alpha);
   p.beta = opt_number(L, idx, "beta", p.beta);
   p.k = opt_number(L, idx, "k", p.k);
@@ -473,7 +482,7 @@ static cv_loss_params loss_opts(lua_State *L, int idx, const cv_tensor *x) {
   cv_loss_params p;
   check_opts(L, idx);
   p.axis = x->ndim < 2 ? 0 : opt_dim(L, idx, "dim", 2, x->ndim);
-  p.top_k = (int)opt_number(L, idx, "top_k", 1);
+  p.top_k = opt_int(L, idx, "top_k", 1);
   p.has_ignore = 0;
   p.ignore_label = 0;
   p.norm = CV_LOSS_VALID;
@@ -649,7 +658,7 @@ static int l_flatten(lua_State *L) {
   lua_settop(L, 2);
   cv_tensor *x = cvL_checktensor(L, 1);
   check_opts(L, 2);
-  int a = (int)opt_number(L, 2, "dim", 2), e = (int)opt_number(L, 2, "end_dim", -1);
+  int a = opt_int(L, 2, "dim", 2), e = opt_int(L, 2, "end_dim", -1);
   int64_t out[CV_MAX_DIMS];
   int nd;
   cv_error err;
@@ -669,7 +678,7 @@ static int l_reshape_caffe(lua_State *L) {
   int sn = cvL_checksizes(L, 2, shape);
   luaL_argcheck(L, lua_istable(L, 2), 2, "shape must be a table");
   check_opts(L, 3);
-  int a = (int)opt_number(L, 3, "dim", 1), na = (int)opt_number(L, 3, "num_axes", -1);
+  int a = opt_int(L, 3, "dim", 1), na = opt_int(L, 3, "num_axes", -1);
   int nd;
   cv_error err;
   if (cv_reshape_shape(a > 0 ? a - 1 : a, na, sn, shape, x->ndim, x->size, &nd,
