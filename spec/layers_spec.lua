@@ -294,6 +294,18 @@ describe("nn", function()
       assert.same({1, 1, 27, 27}, nn.max_pool2d(cv.zeros(1, 1, 55, 55), {kernel = 3, stride = 2}):size())
     end)
 
+    it("keeps Caffe's window beyond the input when stride > kernel and pad = 0", function()
+      -- W = 5, k = 1, s = 3: ceil(4 / 3) + 1 = 3 windows at 0, 3, 6; Caffe only
+      -- drops the last one when padded (PyTorch drops it here). It is empty:
+      -- MAX leaves -FLT_MAX there, AVE 0.
+      local x = cv.tensor{{{{1, 2, 3, 4, 5}}}}
+      local y = flat(nn.max_pool2d(x, {kernel = 1, stride = 3}))
+      assert.same(3, #y)
+      assert.same({1, 4}, {y[1], y[2]})
+      assert.is_true(y[3] < -3e38)
+      assert.same({1, 4, 0}, flat(nn.avg_pool2d(x, {kernel = 1, stride = 3})))
+    end)
+
     it("routes a tie's gradient to the first maximum in scan order", function()
       local x = cv.tensor{{{{1, 5}, {5, 5}}}}
       local dx = nn.max_pool2d_backward(x, cv.tensor{{{{3}}}}, {kernel = 2})
