@@ -83,6 +83,8 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 
 # nodelete: Lua dlcloses C modules at exit while OpenMP's threads may still
 # run code of ours; keeping the library mapped makes that exit safe.
+# -z nodelete: lua_close unloads C modules, which would unmap OpenMP/OpenBLAS
+# code under their still-running worker threads (a crash at exit).
 $(MODULE): $(ENGINE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(LDLIBS)
