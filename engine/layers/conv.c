@@ -90,6 +90,19 @@ static int conv_setup(const cv_conv_params *p, const cv_tensor *x,
   return 0;
 }
 
+/* out[i] = row[w0 + i] for i < n, zero where that falls outside the row's
+ * w entries: one row of im2col at stride 1, as two fills and a copy. */
+static void copy_shifted(const float *row, int64_t w, int64_t w0, float *out,
+                         int64_t n) {
+  int64_t lo = w0 < 0 ? -w0 : 0;          /* first i inside the row */
+  int64_t hi = w - w0 < n ? w - w0 : n;   /* one past the last */
+  if (lo > n) lo = n;
+  if (hi < lo) hi = lo;
+  memset(out, 0, (size_t)lo * sizeof *out);
+  memcpy(out + lo, row + w0 + lo, (size_t)(hi - lo) * sizeof *out);
+  memset(out + hi, 0, (size_t)(n - hi) * sizeof *out);
+}
+
 /* Unfolds one image (C x H x W) into col (C*kh*kw rows x OH*OW columns). */
 static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
                    float *col) {
@@ -108,6 +121,10 @@ static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
       }
       const float *xr = xc + h * g->w;
       int64_t w0 = kw * p->dilation_w - p->pad_w;
+      if (p->stride_w == 1) {
+        copy_shifted(xr, g->w, w0, out, g->ow);
+        continue;
+      }
       for (int64_t ow = 0; ow < g->ow; ow++) {
         int64_t w = w0 + ow * p->stride_w;
         out[ow] = (w >= 0 && w < g->w) ? xr[w] : 0.0f;
