@@ -52,29 +52,36 @@ local function ensure_weights()
   assert(os.execute(bin .. " -e '" .. code .. "'"), "could not write " .. WEIGHTS)
 end
 
+-- CaffeNet's conv geometry (deploy.prototxt).
+local CONV = {
+  conv1 = {stride = 4}, conv2 = {pad = 2, group = 2}, conv3 = {pad = 1},
+  conv4 = {pad = 1, group = 2}, conv5 = {pad = 1, group = 2},
+}
+
+-- Each conv layer alone (cv.nn.conv2d on its bottom blob, batch 1) beside
+-- sgemm (cv.matmul) on the layer's GEMM shapes: M = outputs per group,
+-- N = OH*OW, K = inputs per group * kh * kw, once per group.
 local function conv_table(net)
   local rows = {}
   cv.manual_seed(3)
   local x = cv.randn(1, 3, 227, 227) * 50
   cv.no_grad(function() net:forward(x) end)
   for _, l in ipairs(net.layers) do
-    if l.type == "Convolution" then
-      local w = net.params[l.name].weight
+    local geo = CONV[l.name]
+    if geo then
+      local w, b = net.params[l.name].weight, net.params[l.name].bias
       local xin = net.blobs[l.bottoms[1]]
-      local g = xin:size(2) // w:size(2)
-      local y = net.blobs[l.tops[1]]
+      local g = geo.group or 1
+      local y = cv.no_grad(function() return cv.nn.conv2d(xin, w, b, geo) end)
       local m, n, k = w:size(1) // g, y:size(3) * y:size(4), w:size(2) * w:size(3) * w:size(4)
       local flop = 2.0 * m * n * k * g
-      -- The layer alone: forward up to it from its bottom being ready.
       local t_conv = median(function()
-        cv.no_grad(function() net:forward(x, {upto = l.name}) end)
-      end, runs) - (l.name == "conv1" and 0 or median(function()
-        cv.no_grad(function() net:forward(x, {upto = net.layers[l.index - 1].name}) end)
-      end, runs))
-      local a, b = cv.randn(m, k), cv.randn(k, n)
+        cv.no_grad(function() cv.nn.conv2d(xin, w, b, geo) end)
+      end, runs * 3)
+      local a, bm = cv.randn(m, k), cv.randn(k, n)
       local t_gemm = median(function()
-        for _ = 1, g do cv.matmul(a, b) end
-      end, runs)
+        cv.no_grad(function() for _ = 1, g do cv.matmul(a, bm) end end)
+      end, runs * 3)
       rows[#rows + 1] = {l.name, m, n, k, g, flop / t_conv / 1e9, flop / t_gemm / 1e9}
     end
   end
@@ -108,7 +115,6 @@ local function main()
   local net = cv.caffe.load(PROTO, WEIGHTS)
   collectgarbage()
   local rss_load = rss_mb()
-  for i, l in ipairs(net.layers) do l.index = i end
   cv.manual_seed(2)
   local x1, x16 = cv.randn(1, 3, 227, 227) * 50, cv.randn(16, 3, 227, 227) * 50
   local function fwd(x) cv.no_grad(function() net:forward(x, {keep = {"prob"}}) end) end
