@@ -125,6 +125,11 @@ static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
         copy_shifted(xr, g->w, w0, out, g->ow);
         continue;
       }
+      if (w0 >= 0 && w0 + (g->ow - 1) * p->stride_w < g->w) { /* all inside */
+        const float *src = xr + w0;
+        for (int64_t ow = 0; ow < g->ow; ow++) out[ow] = src[ow * p->stride_w];
+        continue;
+      }
       for (int64_t ow = 0; ow < g->ow; ow++) {
         int64_t w = w0 + ow * p->stride_w;
         out[ow] = (w >= 0 && w < g->w) ? xr[w] : 0.0f;
