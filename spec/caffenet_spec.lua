@@ -117,5 +117,25 @@ describe("caffenet", function()
       end
       assert.near(1, net.blobs.prob:sum():item(), 1e-4)
     end)
+
+    it("classifies with classify.py's defaults: the 10 crops' probabilities averaged", function()
+      cv.manual_seed(8)
+      cv.no_grad(function()
+        for _, p in pairs(net.params) do
+          p.weight:copy_(cv.randn(p.weight:size()) * (1 / math.sqrt(p.weight:numel() / p.weight:size(1))))
+        end
+      end)
+      local img = "../shared/fixtures/images/fish-bike.jpg"
+      local x = cv.image.load(img):caffe_input(net, {crop = "oversample"})
+      assert.same({10, 3, 227, 227}, x:size())
+      local probs = cv.no_grad(function() return net:forward(x).prob:mean(1) end)
+      local want_p, want_i = probs:topk(3)
+      local got = cv.caffe.classify(net, img, {top = 3})[1]
+      for k = 1, 3 do
+        assert.same(math.tointeger(want_i[k]:item()) - 1, got[k].class)
+        assert.near(want_p[k]:item(), got[k].prob, 1e-6)
+        assert.same(tostring(got[k].class), got[k].label)
+      end
+    end)
   end)
 end)

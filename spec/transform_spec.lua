@@ -48,6 +48,12 @@ describe("transform", function()
       assert.is_true(cv.allclose(r, cv.full({3, 11, 4}, 42)))
     end)
 
+    it("leaves an image of the same size as it is", function()
+      cv.manual_seed(5)
+      local x = cv.rand(3, 17, 23) * 255
+      assert.is_true(cv.allclose(cv.image.resize(x, 17, 23), x, 0, 0))
+    end)
+
     it("doubles a 2-pixel row bilinearly (hand-computed, half-pixel centres)", function()
       -- Output centres at 0.25, 0.75, 1.25, 1.75 input pixels; edges clamp.
       local r = cv.image.resize(cv.tensor{{{0, 8}}}, 1, 4)
