@@ -12,6 +12,7 @@ local gradcheck = require "cnnvis.gradcheck"
 M.gradcheck = gradcheck.gradcheck
 M.validate_weight_gradient = gradcheck.validate_weight_gradient
 M.image = require "cnnvis.image"
+M.transform = require "cnnvis.transform"
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
 return M
