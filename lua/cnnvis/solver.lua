@@ -20,6 +20,7 @@ local DEFAULTS = {
   stepsize = 0, test_interval = 0, display = 0, snapshot = 0, max_iter = 0,
   random_seed = -1, test_initialization = true, snapshot_after_train = true,
   regularization_type = "L2", type = "SGD", clip_gradients = -1, iter_size = 1,
+  average_loss = 1,
 }
 
 --- Reads a solver.prototxt into a table with Caffe's defaults filled in.
