@@ -422,12 +422,34 @@ static int l_save_mean(lua_State *L) {
   return 1;
 }
 
+/* read_text(path [, "NetParameter"|"SolverParameter"]) -> table: the file
+ * as written, without the phase rules and upgrades of read_net_def (a
+ * solver, or a net whose data layers' sources are wanted). */
+static int l_read_text(lua_State *L) {
+  static const char *const types[] = {"NetParameter", "SolverParameter", NULL};
+  static const ProtobufCMessageDescriptor *const descs[] = {
+      &caffe__net_parameter__descriptor, &caffe__solver_parameter__descriptor};
+  const char *path = luaL_checkstring(L, 1);
+  int type = luaL_checkoption(L, 2, "NetParameter", types);
+  holder *h = push_holder(L);
+  cv_error err;
+  size_t n;
+  uint8_t *buf = cv_pb_read_file(path, &n, &err);
+  if (!buf) return cvL_raise(L, &err);
+  h->m = cv_caffe_parse_text((const char *)buf, n, path, descs[type], &err);
+  free(buf);
+  if (!h->m) return cvL_raise(L, &err);
+  push_message(L, h->m);
+  return 1;
+}
+
 static const luaL_Reg caffe_fns[] = {
     {"read_net_def", l_read_net_def},   {"read_weights", l_read_weights},
     {"read_solver", l_read_solver},
     {"write_weights", l_write_weights}, {"write_net_def", l_write_net_def},
     {"net_def_text", l_net_def_text},   {"load_mean", l_load_mean},
-    {"save_mean", l_save_mean},         {NULL, NULL}};
+    {"save_mean", l_save_mean},         {"read_text", l_read_text},
+    {NULL, NULL}};
 
 void cvL_open_caffe(lua_State *L) {
   luaL_newmetatable(L, HOLDER_MT);

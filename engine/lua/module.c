@@ -17,5 +17,6 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_math(L);
   cvL_open_io(L);
   cvL_open_image(L);
+  cvL_open_data(L);
   return 1;
 }

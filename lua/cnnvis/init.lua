@@ -13,6 +13,7 @@ M.gradcheck = gradcheck.gradcheck
 M.validate_weight_gradient = gradcheck.validate_weight_gradient
 M.image = require "cnnvis.image"
 M.transform = require "cnnvis.transform"
+M.data = require "cnnvis.data"
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
 return M
