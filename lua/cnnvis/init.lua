@@ -9,6 +9,7 @@ for k, v in pairs(core) do M[k] = v end
 M.format = require "cnnvis.format"
 M.caffe = require "cnnvis.caffe"
 M.vis = require "cnnvis.vis"
+M.plot = require "cnnvis.plot"
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
 return M
