@@ -10,6 +10,7 @@ M.format = require "cnnvis.format"
 M.caffe = require "cnnvis.caffe"
 M.vis = require "cnnvis.vis"
 M.plot = require "cnnvis.plot"
+M.report = require "cnnvis.report"
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
 return M

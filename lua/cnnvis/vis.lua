@@ -162,10 +162,11 @@ local function max_text_width(list)
 end
 
 -- Writes each value in its cell, dark on light colours and light on dark.
-local function write_values(img, values, fmt, top, left, cell, colormap, lo, hi)
+-- texts: a 2-d table of strings to write instead of the formatted values.
+local function write_values(img, values, fmt, texts, top, left, cell, colormap, lo, hi)
   for i, row in ipairs(values) do
     for j, v in ipairs(row) do
-      local s = string.format(fmt, v)
+      local s = texts and tostring(texts[i][j]) or string.format(fmt, v)
       local w, h = render.text_size(s)
       local u = hi > lo and (v - lo) / (hi - lo) or (colormap == "diverging" and 0.5 or 0)
       local r, g, b = render.color(colormap, u)
@@ -184,7 +185,8 @@ local heat_opts = {cell = true, colormap = true, range = true, labels = true,
 -- @param opts cell (pixels per cell, 20), colormap ("viridis"; "diverging"
 --   centres on 0), range ({lo, hi}; default the data's min..max), labels (a
 --   list for rows and columns, or {rows = {...}, cols = {...}}), values (true
---   or a format such as "%.2f": writes each value in its cell).
+--   or a format such as "%.2f": writes each value in its cell; or a table of
+--   texts, rows x columns, to write instead, e.g. counts over rates).
 function M.heatmap(t, opts)
   opts = check_opts("heatmap", opts, heat_opts)
   if not core.is_tensor(t) or t:dim() ~= 2 then
@@ -218,7 +220,11 @@ function M.heatmap(t, opts)
   end
   if opts.values then
     local fmt = type(opts.values) == "string" and opts.values or "%.3g"
-    write_values(img, t:totable(), fmt, top, left, cell, colormap, lo[1], hi[1])
+    local texts = type(opts.values) == "table" and opts.values or nil
+    if texts and (#texts ~= r or type(texts[1]) ~= "table" or #texts[1] ~= k) then
+      fail("heatmap", "values must be a format, true or a %d x %d table of texts", r, k)
+    end
+    write_values(img, t:totable(), fmt, texts, top, left, cell, colormap, lo[1], hi[1])
   end
   return img
 end
