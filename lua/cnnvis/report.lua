@@ -61,6 +61,7 @@ figcaption { font-size: 13px; color: #555; margin-top: 4px; max-width: 520px; }
 .big { font-size: 30px; font-weight: 600; color: #4e79a7; }
 pre { background: white; border: 1px solid #ddd; padding: 8px 12px; font-size: 13px;
       overflow-x: auto; }
+a.file { display: block; font-size: 12px; color: #4e79a7; }
 svg { background: white; border: 1px solid #ddd; max-width: 100%; height: auto; }
 ]]
 
@@ -110,9 +111,11 @@ function Page:pre(s)
   return self
 end
 
+-- Numbers, and "" or "-" (a missing number), make a right-aligned column.
 local function is_number(v)
   return type(v) == "number" or (type(v) == "string" and tonumber(v) ~= nil)
 end
+local function is_missing(v) return v == nil or v == "" or v == "-" end
 
 --- A table. t.header (list), t.rows (list of lists), t.caption; numbers are
 -- right-aligned. A cell may be {html = "..."} to pass markup through.
@@ -124,7 +127,7 @@ function Page:table(t)
   for j = 1, #(t.header or t.rows[1] or {}) do
     numeric[j] = #t.rows > 0
     for _, r in ipairs(t.rows) do
-      if r[j] ~= nil and r[j] ~= "" and not is_number(r[j]) then numeric[j] = false end
+      if not is_missing(r[j]) and not is_number(r[j]) then numeric[j] = false end
     end
   end
   local function cell(tag, v, j)
@@ -174,14 +177,18 @@ function Page:image(img, opts)
   return self:_figure(figure(tag, opts.caption), opts.inline)
 end
 
---- An SVG plot (cv.plot) put inline and saved beside the page as opts.name.
+--- An SVG plot (cv.plot) put inline and saved beside the page as opts.name
+-- (linked under it). opts: caption, inline.
 function Page:plot(p, opts)
   opts = opts or {}
   local svg = tostring(p)
   if opts.name then
-    local f = assert(io.open(self.dir .. "/" .. self:_name(opts.name), "w"))
+    local name = self:_name(opts.name)
+    local f, msg = io.open(self.dir .. "/" .. name, "w")
+    if not f then fail("cannot write %s", tostring(msg)) end
     f:write(svg)
     f:close()
+    svg = svg .. string.format('<a class="file" href="%s">%s</a>', esc(name), esc(name))
   end
   return self:_figure(figure(svg, opts.caption), opts.inline)
 end
