@@ -5,7 +5,8 @@ usage: cnnvis scripts/report.lua [options]
   --prototxt FILE    the deploy definition
                      (default examples/models/fashion_caffenet.prototxt)
   --caffemodel FILE  its trained weights
-                     (default examples/models/fashion_caffenet.caffemodel)
+                     (default examples/models/fashion_caffenet.caffemodel;
+                     "none": the definition's fillers, to try the pipeline)
   --images DIR       test images in an ImageNet-style folder: one sub-folder per
                      class, classes numbered 0, 1, ... in sorted folder order
                      (default: the 10,000 Fashion-MNIST test images)
@@ -19,6 +20,7 @@ usage: cnnvis scripts/report.lua [options]
   --batch N          images per forward pass (default 100)
   --layers A,B       the layers whose activations are shown
                      (default: the first two Convolution layers)
+  --show N           show the activations of at most N classes (default 10)
   --out DIR          where index.html and its pictures go (default out/report)
   -h, --help         this text
 
@@ -47,9 +49,9 @@ end
 local function parse_args(argv)
   local o = {prototxt = "examples/models/fashion_caffenet.prototxt",
              caffemodel = "examples/models/fashion_caffenet.caffemodel",
-             out = "out/report", batch = 100, scale = 1}
+             out = "out/report", batch = 100, scale = 1, show = 10}
   local takes = {prototxt = "file", caffemodel = "file", images = "dir", labels = "file",
-                 mean = "file", scale = "number", limit = "count", batch = "count",
+                 mean = "file", scale = "number", limit = "count", batch = "count", show = "count",
                  layers = "list", out = "dir"}
   local i = 1
   while i <= #argv do
@@ -301,7 +303,8 @@ local function filter_picture(weight, bgr)
   local scale = scale_for(s[3], 40)
   if s[2] == 3 then
     if bgr then w = cv.cat({w:narrow(2, 3, 1), w:narrow(2, 2, 1), w:narrow(2, 1, 1)}, 2) end
-    return cv.vis.grid(w, {cols = columns(s[1]), scale = scale, pad = 2}), "RGB, each filter scaled to its own range"
+    return cv.vis.grid(w, {cols = columns(s[1]), scale = scale, pad = 2}),
+           (bgr and "Caffe's BGR shown as RGB" or "as RGB") .. ", each filter scaled to its own range"
   end
   local maps = w:reshape(s[1] * s[2], s[3], s[4])
   return cv.vis.grid(maps, {cols = s[2] == 1 and columns(s[1]) or s[2], colormap = "diverging",
@@ -336,7 +339,7 @@ local function fmt_rate(v) return v ~= v and "-" or string.format("%.2f", v) end
 local function main(argv)
   local o = parse_args(argv)
   local t_start = cv.clock()
-  local ok, net = pcall(cv.caffe.load, o.prototxt, o.caffemodel)
+  local ok, net = pcall(cv.caffe.load, o.prototxt, o.caffemodel ~= "none" and o.caffemodel or nil)
   if not ok then die(tostring(net)) end
   local set = o.images and folder_set(o.images) or fashion_set()
   local names = o.labels and read_labels(o.labels) or {}
@@ -366,14 +369,22 @@ local function main(argv)
     "of the class. Evaluated in batches of %d in %.1f s (%.0f images/s).", o.batch, ev.seconds,
     ev.count / math.max(ev.seconds, 1e-6)))
   if ev.skipped > 0 then page:text(string.format("%d images could not be read and were skipped.", ev.skipped)) end
+  -- With many classes (ImageNet's 1000) only those that have test images.
   local rows, labels, rates = {}, {}, {}
-  for i, r in ipairs(sum.rows) do
-    rows[i] = {r.class, r.name, r.count, r.errors, fmt_rate(r.rate)}
-    labels[i], rates[i] = r.name, r.rate
+  for _, r in ipairs(sum.rows) do
+    if ev.classes <= 40 or r.count > 0 then
+      rows[#rows + 1] = {r.class, r.name, r.count, r.errors, fmt_rate(r.rate)}
+      -- synset_words.txt names run on after a comma: the first name is enough here
+      labels[#labels + 1], rates[#rates + 1] = r.name:match("^[^,]+"), r.rate
+    end
+  end
+  if #rows < ev.classes then
+    page:text(string.format("%d of the %d classes have test images; the others are left out.",
+      #rows, ev.classes))
   end
   page:html('<div class="row">')
   page:table{header = {"class", "name", "images", "errors", "error rate (%)"}, rows = rows}
-  if ev.classes <= 40 then
+  if #rows <= 40 then
     page:plot(cv.plot.bar{labels = labels, values = rates, ylabel = "error rate (%)",
                           title = "Error rate per class", width = 560, height = 360},
               {name = "error_rates.svg"})
@@ -416,12 +427,13 @@ local function main(argv)
   local shown = o.layers or {convs[1] and convs[1].name, convs[2] and convs[2].name}
   if #shown > 0 then
     page:section("Activations")
-    page:text("One test image per class (the first of its class) and the outputs of " ..
+    page:text("One test image per class (the first of its class; at most " .. o.show ..
+      " classes) and the outputs of " ..
       table.concat(shown, " and ") .. " for it, after the layers that work in place " ..
       "(ReLU). Each picture is scaled to its own range over all its maps (viridis: dark low, yellow high).")
     local xs, classes = {}, {}
     for c = 0, ev.classes - 1 do
-      if ev.first[c] then
+      if ev.first[c] and #classes < o.show then
         classes[#classes + 1] = c
         xs[#xs + 1] = set.get(ev.first[c])
       end

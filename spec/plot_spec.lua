@@ -110,6 +110,14 @@ describe("plot", function()
       assert.near(2 * h[1], h[2], 0.2)
     end)
 
+    it("cuts long labels to 24 characters, keeping the whole one in the tooltip", function()
+      local long = "great white shark, white shark, man-eater"
+      local p = cv.plot.bar{labels = {long, "b"}, values = {1, 2}}
+      assert.truthy(p.svg:find(">great white shark, whit…</text>", 1, true))
+      assert.truthy(p.svg:find("<title>" .. long .. ": 1</title>", 1, true))
+      well_formed(p.svg)
+    end)
+
     it("rejects a wrong count of values", function()
       assert.has.error(function() cv.plot.bar{labels = {"a", "b"}, values = {1}} end,
         "plot.bar: series '1' has 1 values for 2 x positions")

@@ -200,10 +200,16 @@ function M.bar(o)
   local series = o.series or (o.values and {{y = o.values}})
   local lo, hi = check_series("bar", series, #labels)
   lo, hi = math.min(lo, 0), math.max(hi, 0, o.ymax or 0)
-  local longest = 0
-  for _, l in ipairs(labels) do longest = math.max(longest, #tostring(l)) end
+  -- Long labels are cut (the full text stays in each bar's tooltip).
+  local shown, longest = {}, 0
+  for i, l in ipairs(labels) do
+    l = tostring(l)
+    -- cut on a character boundary (a trailing partial UTF-8 sequence goes)
+    shown[i] = #l > 24 and (l:sub(1, 23):gsub("[\xC0-\xFF][\x80-\xBF]*$", "") .. "…") or l
+    longest = math.max(longest, math.min(#l, 24))
+  end
   local slanted = longest * 7 > ((o.width or 640) - 100) / #labels
-  o.bottom = slanted and 40 + math.min(longest, 24) * 5 or 56
+  o.bottom = slanted and 40 + longest * 5 or 56
   o.legend_width = legend_width(series)
   local f = frame(o, lo, hi)
   local slot = (f.x1 - f.x0) / #labels
@@ -221,10 +227,10 @@ function M.bar(o)
     end
     if slanted then
       f.out[#f.out + 1] = string.format('<text transform="translate(%.1f %g) rotate(-40)" ' ..
-        'text-anchor="end">%s</text>', cx + 4, f.yb + 14, esc(l))
+        'text-anchor="end">%s</text>', cx + 4, f.yb + 14, esc(shown[i]))
     else
       f.out[#f.out + 1] = string.format('<text x="%.1f" y="%g" text-anchor="middle">%s</text>',
-        cx, f.yb + 18, esc(l))
+        cx, f.yb + 18, esc(shown[i]))
     end
   end
   legend(f, series)
