@@ -314,12 +314,12 @@ end
 
 -- One row of the activation section: the input of class c and the maps of
 -- each layer for it (blobs[j].maps: maps x H x W).
-local function activation_row(page, c, name, img, blobs)
+local function activation_row(page, c, img, blobs)
   local s = img:size()
   local shown = s[1] == 3 and img or img[1]
   page:image(cv.vis.grid(shown:dim() == 2 and shown:unsqueeze(1) or shown:unsqueeze(1),
       {normalize = "none", pad = 0, scale = scale_for(s[2], 84)}),
-    {name = string.format("input_%d.png", c), caption = string.format("class %d: %s", c, name),
+    {name = string.format("input_%d.png", c), caption = "input",
      inline = true})
   for _, b in ipairs(blobs) do
     local maps = b.maps
@@ -419,7 +419,9 @@ local function main(argv)
     if weight then
       page:section("Filters of " .. first.name)
       local img, how = filter_picture(weight, o.mean ~= nil)
-      page:image(img, {name = "filters_" .. first.name .. ".png", caption = string.format(
+      local w = img:size(3)
+      page:image(img, {name = "filters_" .. first.name .. ".png", width = w < 320 and 2 * w or nil,
+        caption = string.format(
         "%s: %s weights; %s.", first.name, table.concat(weight:size(), "x"), how)})
     end
   end
@@ -451,7 +453,7 @@ local function main(argv)
       -- the activations of image i sit at batch position i
       local maps = {}
       for j, b in ipairs(blobs) do maps[j] = {name = b.name, maps = b.blob[i]} end
-      activation_row(page, c, names[c + 1] or tostring(c), xs[i], maps)
+      activation_row(page, c, xs[i], maps)
     end
   end
 

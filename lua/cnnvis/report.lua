@@ -53,10 +53,11 @@ th, td { padding: 4px 10px; border-bottom: 1px solid #e4e4e4; text-align: left; 
 th { background: #eef2f7; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:last-child td { border-bottom: none; }
-figure { display: inline-block; margin: 6px 14px 12px 0; vertical-align: top; }
+figure { display: table; margin: 6px 14px 12px 0; }
 figure img { display: block; image-rendering: pixelated; border: 1px solid #ddd;
              background: white; max-width: 100%; }
-figcaption { font-size: 13px; color: #555; margin-top: 4px; max-width: 520px; }
+figcaption { display: table-caption; caption-side: bottom; font-size: 13px; color: #555;
+             margin-top: 4px; }
 .row { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0 8px; }
 .big { font-size: 30px; font-weight: 600; color: #4e79a7; }
 pre { background: white; border: 1px solid #ddd; padding: 8px 12px; font-size: 13px;
