@@ -83,23 +83,31 @@ end
 
 -- ---- data --------------------------------------------------------------
 
+-- Class names of a label file, one a line, and the WordNet ids that lead
+-- the lines of a synset_words.txt ({n01440764 = 0, ...}, classes 0-based).
 local function read_labels(path)
   local f, msg = io.open(path)
   if not f then die("cannot open the label file: " .. msg) end
-  local names = {}
+  local names, wnids = {}, {}
   for line in f:lines() do
     line = line:gsub("%s+$", "")
-    if line ~= "" then names[#names + 1] = line:match("^n%d+%s+(.*)$") or line end
+    if line ~= "" then
+      local id, rest = line:match("^(n%d+)%s+(.*)$")
+      names[#names + 1] = rest or line
+      if id then wnids[id] = #names - 1 end
+    end
   end
   f:close()
-  return names
+  return names, wnids
 end
 
 local IMAGE_EXT = {png = true, jpg = true, jpeg = true}
 
 -- An ImageNet-style folder: {count, get(i) -> image, label, classes}. The
--- file list is read up front, the images only when asked for.
-local function folder_set(dir)
+-- file list is read up front, the images only when asked for. Sub-folders
+-- named by WordNet ids take their class from the label file (a subset of
+-- ImageNet keeps its classes); otherwise classes follow the sorted names.
+local function folder_set(dir, wnids)
   if lfs.attributes(dir, "mode") ~= "directory" then die(dir .. " is not a directory") end
   local classes = {}
   for name in lfs.dir(dir) do
@@ -109,6 +117,13 @@ local function folder_set(dir)
   end
   table.sort(classes)
   if #classes == 0 then die(dir .. " has no class sub-folders") end
+  local class_of, by_wnid = {}, wnids and next(wnids) ~= nil
+  for c, name in ipairs(classes) do
+    if by_wnid and wnids[name] == nil then
+      die(string.format("%s/%s: no such WordNet id in the label file", dir, name))
+    end
+    class_of[name] = by_wnid and wnids[name] or c - 1
+  end
   local files, labels = {}, {}
   for c, name in ipairs(classes) do
     local list = {}
@@ -119,18 +134,19 @@ local function folder_set(dir)
     table.sort(list)
     for _, f in ipairs(list) do
       files[#files + 1] = dir .. "/" .. name .. "/" .. f
-      labels[#labels + 1] = c - 1
+      labels[#labels + 1] = class_of[name]
     end
   end
   -- Interleave the classes so that --limit keeps every class.
   local order, next_of, by_class = {}, {}, {}
-  for i, l in ipairs(labels) do
-    by_class[l] = by_class[l] or {}
-    table.insert(by_class[l], i)
+  for i, name in ipairs(files) do
+    local c = name:match("^.*/([^/]+)/[^/]+$")
+    by_class[c] = by_class[c] or {}
+    table.insert(by_class[c], i)
   end
   repeat
     local added = false
-    for c = 0, #classes - 1 do
+    for _, c in ipairs(classes) do
       local k = (next_of[c] or 0) + 1
       if by_class[c] and by_class[c][k] then
         order[#order + 1], next_of[c], added = by_class[c][k], k, true
@@ -341,8 +357,9 @@ local function main(argv)
   local t_start = cv.clock()
   local ok, net = pcall(cv.caffe.load, o.prototxt, o.caffemodel ~= "none" and o.caffemodel or nil)
   if not ok then die(tostring(net)) end
-  local set = o.images and folder_set(o.images) or fashion_set()
-  local names = o.labels and read_labels(o.labels) or {}
+  local names, wnids = {}, nil
+  if o.labels then names, wnids = read_labels(o.labels) end
+  local set = o.images and folder_set(o.images, wnids) or fashion_set()
   if not o.labels then
     for i, v in ipairs(set.classes or {}) do names[i] = v end
   end

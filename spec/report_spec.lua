@@ -148,6 +148,30 @@ describe("report", function()
         cv.image.load(dir .. "/out/filters_conv1.png"):size())
     end)
 
+    it("takes the classes of WordNet-id folders from the label file", function()
+      -- one folder, n00000002, which is class 1 in the label file: the bars
+      -- are all right
+      local d = temp_dir()
+      lfs.mkdir(d)
+      lfs.mkdir(d .. "/n00000002")
+      local img = cv.zeros(1, 28, 28)
+      img[{1, {5, 24}, {14, 16}}] = 255
+      cv.image.save(img, d .. "/n00000002/bar.png")
+      local f = assert(io.open(d .. "/synsets.txt", "w"))
+      for c = 0, 9 do f:write(string.format("n%08d digit %d\n", c + 1, c)) end
+      f:close()
+      local p = io.popen(table.concat({q(BIN), "scripts/report.lua",
+        "--prototxt", q(FIX .. "lenet.prototxt"), "--caffemodel", q(FIX .. "lenet_iter_10000.caffemodel"),
+        "--images", q(d), "--labels", q(d .. "/synsets.txt"), "--scale", "0.00390625",
+        "--out", q(d .. "/out"), "2>&1"}, " "))
+      local text = p:read("a")
+      p:close()
+      local page = slurp(d .. "/out/index.html")
+      rm_tree(d)
+      assert.matches("accuracy 100%.00%% on 1 images", text)
+      assert.truthy(page:find('<td class="num">1</td><td>digit 1</td><td class="num">1</td>', 1, true))
+    end)
+
     it("prints its usage with --help and refuses an unknown option", function()
       local help = io.popen(q(BIN) .. " scripts/report.lua --help"):read("a")
       assert.truthy(help:find("usage: cnnvis scripts/report.lua [options]", 1, true))
