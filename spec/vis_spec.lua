@@ -127,6 +127,11 @@ describe("vis", function()
         "vis.grid: pad must be >= 0, got -1")
     end)
 
+    it("refuses a scale or pad beyond 32768 before multiplying sizes", function()
+      assert.has.error(function() cv.vis.grid(cv.zeros(1, 1, 1), {scale = math.maxinteger}) end,
+        "tile: scale 9223372036854775807 or pad 1 exceeds 32768")
+    end)
+
     it("refuses a picture larger than 32768 pixels on a side", function()
       assert.has.error(function() cv.vis.grid(cv.zeros(1, 1, 100), {scale = 400}) end,
         "tile: 1 pictures of 1x100 at scale 400 in 1 columns would exceed 32768 pixels on a side")
@@ -236,6 +241,13 @@ describe("vis", function()
       assert.same({0, 255, 255, 255, 0}, {t[1][7], t[2][7], t[3][7], t[4][7], t[5][7]})
       assert.same({255, 255, 255, 255, 255, 255, 255}, t[3])
       assert.same(255, t[4][2]) -- the flag: row 2, column 2 of the upright glyph
+    end)
+
+    it("rejects a scale beyond 1024 and ignores positions far outside", function()
+      assert.has.error(function() cv.vis.text(cv.zeros(3, 2, 2), "A", 1, 1, {scale = 5000}) end,
+        "text: scale must be 1 to 1024, got 5000")
+      local img = cv.vis.text(cv.zeros(3, 2, 2), "A", math.maxinteger, math.mininteger)
+      assert.equal(0, img:sum():item())
     end)
 
     it("rejects a picture that is not 3 x H x W", function()

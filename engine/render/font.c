@@ -106,7 +106,12 @@ int cv_render_text(cv_tensor *img, const char *s, int64_t x, int64_t y,
   if (img->ndim != 3 || img->size[0] != 3)
     return cv_error_set(err, "text: expected a 3 x H x W picture, got %s",
                         cv_shape_str(img->ndim, img->size, sh, sizeof sh));
-  if (scale < 1) return cv_error_set(err, "text: scale must be >= 1, got %lld", (long long)scale);
+  if (scale < 1 || scale > 1024)
+    return cv_error_set(err, "text: scale must be 1 to 1024, got %lld", (long long)scale);
+  /* Far outside the picture nothing shows; bounding x and y keeps the
+   * position arithmetic below from overflowing. */
+  const int64_t far = (int64_t)1 << 40;
+  if (x < -far || x > far || y < -far || y > far) return 0;
   int64_t n = (int64_t)strlen(s);
   for (int64_t k = 0; k < n; k++) {
     const unsigned char *g = glyph_of(s[k]);

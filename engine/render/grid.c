@@ -15,6 +15,10 @@ static int check_tile(const cv_tensor *rgb, int64_t cols, int64_t pad,
   if (pad < 0) return cv_error_set(err, "tile: pad must be >= 0, got %lld", (long long)pad);
   if (scale < 1)
     return cv_error_set(err, "tile: scale must be >= 1, got %lld", (long long)scale);
+  /* Bounded before any product of sizes can overflow. */
+  if (scale > CV_RENDER_MAX_SIDE || pad > CV_RENDER_MAX_SIDE)
+    return cv_error_set(err, "tile: scale %lld or pad %lld exceeds %d", (long long)scale,
+                        (long long)pad, CV_RENDER_MAX_SIDE);
   return 0;
 }
 
@@ -34,7 +38,7 @@ cv_tensor *cv_render_tile(const cv_tensor *rgb, int64_t cols, int64_t pad,
                           const float pad_rgb[3], int64_t scale, cv_error *err) {
   if (check_tile(rgb, cols, pad, scale, err)) return NULL;
   int64_t n = rgb->size[0], h = rgb->size[2], w = rgb->size[3];
-  if (cols > n && n > 0) cols = n;
+  if (cols > n) cols = n > 0 ? n : 1;
   int64_t rows = n ? (n + cols - 1) / cols : 0;
   int64_t cell_h = h * scale, cell_w = w * scale;
   /* Check before multiplying further: sizes come from users. */

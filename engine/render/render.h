@@ -56,7 +56,8 @@ cv_tensor *cv_render_tile(const cv_tensor *rgb, int64_t cols, int64_t pad,
 /* ---- text (font.c): a 5x7 pixel font, upper case, digits and - . , / % :
  * _ ( ) + = # ' ! ? (lower case is drawn upper case, others as ?). */
 
-/* Size in pixels of s drawn at `scale` (upright: w x h; vertical swaps). */
+/* Size in pixels of s drawn at `scale` (upright: w x h; vertical swaps).
+ * Drawing takes scale 1 to 1024. */
 void cv_render_text_size(const char *s, int64_t scale, int64_t *w, int64_t *h);
 
 /* Draws s into img (3 x H x W) with its box's top-left corner at (x, y),
