@@ -96,7 +96,10 @@ static int l_text(lua_State *L) {
   float rgb[3];
   check_rgb(L, 7, rgb);
   cv_error err;
-  if (cv_render_text(img, s, x - 1, y - 1, scale, vertical, rgb, &err) < 0)
+  /* 1-based to 0-based; the smallest integer stays (it is far off anyway) */
+  x -= x > LUA_MININTEGER;
+  y -= y > LUA_MININTEGER;
+  if (cv_render_text(img, s, x, y, scale, vertical, rgb, &err) < 0)
     return cvL_raise(L, &err);
   return 0;
 }
