@@ -341,7 +341,7 @@ local function activation_row(page, c, img, blobs)
     local maps = b.maps
     local h, cols = maps:size(2), columns(maps:size(1))
     page:image(cv.vis.grid(maps, {cols = cols, normalize = "all", colormap = "viridis",
-                                  scale = scale_for(h, 40, cols, maps:size(3), 460)}),
+                                  scale = scale_for(h, 48, cols, maps:size(3), 460)}),
       {name = string.format("%s_%d.png", b.name, c),
        caption = string.format("%s: %d maps of %dx%d", b.name, maps:size(1), h, maps:size(3)),
        inline = true})
@@ -427,6 +427,25 @@ local function main(argv)
     page:image(hm,
       {name = "confusion.png", width = hm:size(3) * 3 // 2, caption = "Rows: true class, columns: predicted class. " ..
        "Numbers are image counts; colour is the share of the row (0 to 100%)."})
+  end
+
+  -- The pairs the net mixes up most: the largest counts off the diagonal.
+  local pairs_ = {}
+  for c = 1, ev.classes do
+    for p, v in pairs(ev.conf[c] or {}) do
+      if p ~= c then pairs_[#pairs_ + 1] = {c = c, p = p, v = v} end
+    end
+  end
+  table.sort(pairs_, function(a, b) return a.v > b.v or (a.v == b.v and a.c * 1e6 + a.p < b.c * 1e6 + b.p) end)
+  if #pairs_ > 0 then
+    local top = {}
+    for i = 1, math.min(8, #pairs_) do
+      local e = pairs_[i]
+      top[i] = {names[e.c] or tostring(e.c - 1), names[e.p] or tostring(e.p - 1), e.v,
+                fmt_rate(100 * e.v / sum.rows[e.c].count)}
+    end
+    page:section("Most confused", 3)
+    page:table{header = {"true class", "taken for", "images", "of the class (%)"}, rows = top}
   end
 
   local convs = conv_layers(net)
