@@ -22,6 +22,7 @@ DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
              libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist
 # Benchmarks, fixture generators and fuzzing only.
 DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev
+DEB_DEV   := python3-numpy python3-torch clang libclang-rt-14-dev chromium
 
 # engine/launcher/ is the executable's front end (libedit, main): not in the module.
 ENGINE_SRC := $(shell find engine -name '*.c' -not -path 'engine/lua/*' \
@@ -45,6 +46,8 @@ help:
 	@echo "make deps-dev  also those for benchmarks, fixtures and fuzzing"
 	@echo "make           build the Lua module and the cnnvis launcher into $(BUILD)/"
 	@echo "make test      run every spec; ends with 'N passed, N failed'"
+	@echo "make report    the main job on the shipped model: out/report/index.html"
+	@echo "               (REPORT_ARGS='--help' lists its options)"
 	@echo "make asan      the specs again under AddressSanitizer + UBSan"
 	@echo "make bench     benchmarks, side by side with their peers"
 	@echo "make fuzz      each spec/fuzz/fuzz_*.c for FUZZ_SECONDS (FUZZ=fuzz_png: one)"
@@ -105,6 +108,12 @@ test: all
 # built with them, so their runtimes are preloaded into it (and so into every
 # process the specs start; spec/lsan.supp is for leaks that are not ours).
 # (core.so's -z nodelete also lets leak reports name its functions.)
+# The main job: scripts/report.lua on the shipped model (REPORT_ARGS to change it).
+REPORT_ARGS ?=
+report: deps
+	@$(MAKE) -s all
+	@$(TREE_ENV) $(LAUNCHER) scripts/report.lua $(REPORT_ARGS)
+
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_LIBS   = $$($(CC) -print-file-name=libasan.so) \
               $$($(CC) -print-file-name=libubsan.so)

@@ -47,5 +47,6 @@ void cvL_open_math(lua_State *L);
 void cvL_open_io(lua_State *L);
 void cvL_open_image(lua_State *L);
 void cvL_open_data(lua_State *L);
+void cvL_open_render(lua_State *L);
 
 #endif
