@@ -99,17 +99,6 @@ static void valid_cols(int64_t w0, int stride, int64_t w, int64_t ow,
   *hi = w0 >= w ? 0 : (w - w0 + stride - 1) / stride;
   if (*hi > ow) *hi = ow;
   if (*lo > *hi) *lo = *hi;
-/* out[i] = row[w0 + i] for i < n, zero where that falls outside the row's
- * w entries: one row of im2col at stride 1, as two fills and a copy. */
-static void copy_shifted(const float *row, int64_t w, int64_t w0, float *out,
-                         int64_t n) {
-  int64_t lo = w0 < 0 ? -w0 : 0;          /* first i inside the row */
-  int64_t hi = w - w0 < n ? w - w0 : n;   /* one past the last */
-  if (lo > n) lo = n;
-  if (hi < lo) hi = lo;
-  memset(out, 0, (size_t)lo * sizeof *out);
-  memcpy(out + lo, row + w0 + lo, (size_t)(hi - lo) * sizeof *out);
-  memset(out + hi, 0, (size_t)(n - hi) * sizeof *out);
 }
 
 /* Unfolds one image (C x H x W) into col (C*kh*kw rows x OH*OW columns). */
@@ -135,20 +124,6 @@ static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
       if (p->stride_w == 1) memcpy(out + lo, xr + w0 + lo, (size_t)(hi - lo) * sizeof *out);
       else for (int64_t ow = lo; ow < hi; ow++) out[ow] = xr[w0 + ow * p->stride_w];
       for (int64_t ow = hi; ow < g->ow; ow++) out[ow] = 0.0f;
-      int64_t w0 = kw * p->dilation_w - p->pad_w;
-      if (p->stride_w == 1) {
-        copy_shifted(xr, g->w, w0, out, g->ow);
-        continue;
-      }
-      if (w0 >= 0 && w0 + (g->ow - 1) * p->stride_w < g->w) { /* all inside */
-        const float *src = xr + w0;
-        for (int64_t ow = 0; ow < g->ow; ow++) out[ow] = src[ow * p->stride_w];
-        continue;
-      }
-      for (int64_t ow = 0; ow < g->ow; ow++) {
-        int64_t w = w0 + ow * p->stride_w;
-        out[ow] = (w >= 0 && w < g->w) ? xr[w] : 0.0f;
-      }
     }
   }
 }

@@ -113,34 +113,10 @@ static float window_mean(const float *x, int64_t w, const window *r) {
     for (int64_t j = r->w0; j < r->w1; j++) s += row[j];
   }
   return s / (float)r->area;
-/* MAX forward alone: the value of argmax_in without tracking positions,
- * which lets the compiler keep the window's loop tight. */
-static void max_plane(const cv_pool_params *q, const plane *pl, const float *x,
-                      float *y) {
-  for (int64_t oh = 0; oh < pl->oh; oh++) {
-    int64_t h0 = oh * q->stride_h - q->pad_h, h1 = h0 + q->kernel_h;
-    if (h0 < 0) h0 = 0;
-    if (h1 > pl->h) h1 = pl->h;
-    for (int64_t ow = 0; ow < pl->ow; ow++) {
-      int64_t w0 = ow * q->stride_w - q->pad_w, w1 = w0 + q->kernel_w;
-      if (w0 < 0) w0 = 0;
-      if (w1 > pl->w) w1 = pl->w;
-      float best = h0 < h1 && w0 < w1 ? x[h0 * pl->w + w0] : -FLT_MAX;
-      for (int64_t h = h0; h < h1; h++) {
-        const float *row = x + h * pl->w;
-        for (int64_t w = w0; w < w1; w++) best = row[w] > best ? row[w] : best;
-      }
-      y[oh * pl->ow + ow] = best;
-    }
-  }
 }
 
 static void forward_plane(const cv_pool_params *q, const plane *pl,
                           const float *x, float *y) {
-  if (q->method == CV_POOL_MAX) {
-    max_plane(q, pl, x, y);
-    return;
-  }
   for (int64_t oh = 0; oh < pl->oh; oh++)
     for (int64_t ow = 0; ow < pl->ow; ow++) {
       window r = window_at(q, pl, oh, ow);

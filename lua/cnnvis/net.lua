@@ -54,13 +54,12 @@ end
 -- upto: that layer's tops) that were kept.
 function Net:forward(x, opts)
   local upto = opts and opts.upto
-  self._net:forward(x, upto)
-  self.last_input = x
   local keep = opts and opts.keep
   if keep ~= nil and type(keep) ~= "table" then
     error("forward: keep must be a list of blob names", 2)
   end
   self._net:forward(x, upto, keep)
+  self.last_input = x
   local names = self.outputs
   if upto then
     for _, l in ipairs(self.layers) do

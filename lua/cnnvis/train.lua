@@ -120,12 +120,14 @@ end
 
 -- Copies the train net's parameters into the test net (by layer name).
 local function share_weights(from, to)
-  for name, p in pairs(to.params) do
-    local src = from.params[name]
-    if src then
-      for k, t in ipairs(p) do t:copy_(src[k]) end
+  core.no_grad(function()
+    for name, p in pairs(to.params) do
+      local src = from.params[name]
+      if src then
+        for k, t in ipairs(p) do t:copy_(src[k]) end
+      end
     end
-  end
+  end)
 end
 
 --- A test pass: the test net's outputs averaged over iters batches.
