@@ -213,6 +213,9 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
     cv_tensor_release(seed);
     return -1;
   }
+  /* Held for the walk: clearing one node can drop the last reference to
+   * another that is still in the list. */
+  for (int64_t k = 0; k < n; k++) nodes[k]->refcount++;
   int rc = 0;
   cv_tensor_release(out->node->grad);
   out->node->grad = seed;
@@ -225,6 +228,9 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
       cv_tensor_release(g);
     }
   }
+  /* Clearing a node can drop the last tensor that holds an older node of
+   * the list (a blob rebound by an in-place layer): hold them all first. */
+  for (int64_t k = 0; k < n; k++) nodes[k]->refcount++;
   for (int64_t k = 0; k < n; k++) {
     cv_tensor_release(nodes[k]->grad);
     nodes[k]->grad = NULL;

@@ -76,11 +76,15 @@ static cv_tensor *record(cv_tensor *y, const char *name, int n,
   return NULL;
 }
 
+/* Leaves (inputs, parameters) may change in place: scripts set and prune
+ * weights. A tensor computed on the tape may not: a backward step may need
+ * its values. */
 int cv_op_check_inplace(const cv_tensor *t, const char *op, cv_error *err) {
-  if (cv_autograd_enabled() && cv_tensor_requires_grad(t))
-    return cv_error_set(err, "%s: a tensor that requires a gradient cannot be "
-                        "changed in place while grad mode is on (use "
-                        "cv.no_grad, or an out-of-place op)", op);
+  if (cv_autograd_enabled() && t->node && !t->node->freed)
+    return cv_error_set(err, "%s: a tensor computed on the tape (by %s) cannot "
+                        "be changed in place while grad mode is on (use "
+                        "cv.no_grad, detach(), or an out-of-place op)", op,
+                        t->node->op);
   return 0;
 }
 

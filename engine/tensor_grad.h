@@ -45,8 +45,8 @@ cv_tensor *cv_op_stack(int n, cv_tensor *const *ts, int dim, cv_error *err);
 
 cv_tensor *cv_op_matmul(cv_tensor *a, cv_tensor *b, cv_error *err);
 
-/* 0 when t may be changed in place; else an error saying why not (it
- * requires a gradient while grad mode is on). */
+/* 0 when t may be changed in place; else an error saying why not (it was
+ * computed on the tape, grad mode is on, and a backward may read it). */
 int cv_op_check_inplace(const cv_tensor *t, const char *op, cv_error *err);
 
 #endif

@@ -26,7 +26,7 @@ void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err) {
   /* The threshold grows with the Lua heap, so that the cost of a full
    * collection (which walks the heap) stays small next to the tensor work. */
   lua_Integer heap = (lua_Integer)lua_gc(L, LUA_GCCOUNT) * 1024;
-  if (pending > GC_THRESHOLD && pending > 4 * heap) {
+  if (pending > GC_THRESHOLD && pending > heap) {
     pending = 0;
     lua_gc(L, LUA_GCCOLLECT);
   }
