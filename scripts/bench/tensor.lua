@@ -62,7 +62,8 @@ do
   local f = io.open("/proc/loadavg")
   local load = f and f:read("l")
   if f then f:close() end
-  print(string.format("(load average %s, %d threads; times are medians)",
+  print(string.format("(load average %s, %d threads; times are medians, a ratio " ..
+    "is peer / cnnvis, for interleaved rounds the median of their ratios)",
     load and load:match("^(%S+)") or "?", cv.get_num_threads()))
 end
 
