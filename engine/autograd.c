@@ -46,6 +46,7 @@ static void node_clear(cv_node *node) {
 void cv_node_release(cv_node *node) {
   if (!node || --node->refcount > 0) return;
   node_clear(node);
+  cv_tensor_release(node->kept_grad);
   free(node);
 }
 
@@ -222,6 +223,10 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
     if (rc == 0 && node->grad) {
       cv_tensor *g = node->grad;
       node->grad = NULL;
+      if (node->keep_grad) { /* what d out / d this output came to */
+        cv_tensor_release(node->kept_grad);
+        node->kept_grad = cv_tensor_retain(g);
+      }
       rc = node->backward(node, g, err);
       cv_tensor_release(g);
     }
