@@ -87,10 +87,20 @@ int cv_autograd_wants(const cv_node *node, int i) {
   return i < node->n_inputs && cv_tensor_requires_grad(node->inputs[i]);
 }
 
-/* *slot += g, allocating *slot on first use. */
-static int accumulate(cv_tensor **slot, const cv_tensor *g, cv_error *err) {
+/* Whether g is a plain contiguous tensor that only its caller holds: then
+ * a first gradient can keep g itself instead of a copy (fc weight gradients
+ * run to hundreds of MB). */
+static int sole_owner(const cv_tensor *g) {
+  const cv_storage *st = g->storage;
+  return g->refcount == 1 && st->refcount == 1 && st->owns && g->offset == 0 &&
+         !g->node && !g->grad && !g->requires_grad &&
+         st->numel == cv_tensor_numel(g) && cv_tensor_is_contiguous(g);
+}
+
+/* *slot += g, taking g (or a copy) on first use. */
+static int accumulate(cv_tensor **slot, cv_tensor *g, cv_error *err) {
   if (!*slot) {
-    *slot = cv_tensor_clone(g, err);
+    *slot = sole_owner(g) ? cv_tensor_retain(g) : cv_tensor_clone(g, err);
     return *slot ? 0 : -1;
   }
   return cv_tensor_add_into(*slot, g, err);
