@@ -151,6 +151,12 @@ int cv_linear_forward(const cv_linear_params *p, const cv_tensor *x,
 int cv_linear_backward(const cv_linear_params *p, const cv_tensor *x,
                        const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
                        cv_tensor *dw, cv_tensor *db, cv_error *err);
+/* The same, but dw and db are overwritten (they need not be initialised):
+ * a first gradient is written once instead of zeroed and then added to. */
+int cv_linear_backward_set(const cv_linear_params *p, const cv_tensor *x,
+                           const cv_tensor *w, const cv_tensor *dy,
+                           cv_tensor *dx, cv_tensor *dw, cv_tensor *db,
+                           cv_error *err);
 
 /* The same per row of x (M x N): |dy_ij| * ||x_i|| (outer-product norm). */
 int cv_linear_filter_grad_norms(const cv_linear_params *p, const cv_tensor *x,

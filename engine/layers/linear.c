@@ -77,23 +77,34 @@ int cv_linear_forward(const cv_linear_params *p, const cv_tensor *x,
   return 0;
 }
 
-/* dw += dy^T x (N x K), or x^T dy (K x N) when transposed; one row is a
- * rank-1 update. */
+/* dw = u v^T over R x C rows, written once: the rank-1 weight gradient of
+ * one row, without reading a zeroed buffer first. */
+static void outer_set(int64_t r, int64_t c, const float *u, const float *v,
+                      float *dw) {
+#pragma omp parallel for if (r * c > (1 << 16))
+  for (int64_t i = 0; i < r; i++) {
+    float ui = u[i];
+    float *row = dw + i * c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; j++) row[j] = ui * v[j];
+  }
+}
+
+/* dw = beta dw + dy^T x (N x K), or x^T dy (K x N) when transposed; beta is
+ * 0 (dw is overwritten, need not be initialised) or 1. One row is a rank-1
+ * update. */
 static void weight_grad(const cv_linear_params *p, const linear_geom *g,
-                        const float *x, const float *dy, float *dw) {
-  if (g->m == 1) {
-    if (p->transpose)
-      cblas_sger(CblasRowMajor, (int)g->k, (int)g->n, 1.0f, x, 1, dy, 1, dw,
-                 (int)g->n);
-    else
-      cblas_sger(CblasRowMajor, (int)g->n, (int)g->k, 1.0f, dy, 1, x, 1, dw,
-                 (int)g->k);
-  } else if (p->transpose) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->k, (int)g->n,
-                (int)g->m, 1.0f, x, (int)g->k, dy, (int)g->n, 1.0f, dw, (int)g->n);
+                        const float *x, const float *dy, float *dw, float beta) {
+  const float *u = p->transpose ? x : dy, *v = p->transpose ? dy : x;
+  int64_t r = p->transpose ? g->k : g->n, c = p->transpose ? g->n : g->k;
+  if (g->m == 1 && beta == 0.0f) {
+    outer_set(r, c, u, v, dw);
+  } else if (g->m == 1) {
+    cblas_sger(CblasRowMajor, (int)r, (int)c, 1.0f, u, 1, v, 1, dw, (int)c);
   } else {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->n, (int)g->k,
-                (int)g->m, 1.0f, dy, (int)g->n, x, (int)g->k, 1.0f, dw, (int)g->k);
+    /* u is M x R, v is M x C: dw = u^T v */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)c,
+                (int)g->m, 1.0f, u, (int)r, v, (int)c, beta, dw, (int)c);
   }
 }
 
@@ -112,9 +123,10 @@ static void input_grad(const cv_linear_params *p, const linear_geom *g,
               0.0f, dx, (int)g->k);
 }
 
-int cv_linear_backward(const cv_linear_params *p, const cv_tensor *x,
-                       const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
-                       cv_tensor *dw, cv_tensor *db, cv_error *err) {
+static int linear_backward(const cv_linear_params *p, const cv_tensor *x,
+                           const cv_tensor *w, const cv_tensor *dy,
+                           cv_tensor *dx, cv_tensor *dw, cv_tensor *db,
+                           float beta, cv_error *err) {
   linear_geom g;
   if (linear_setup(p, x, w, dy, "output gradient", &g, err)) return -1;
   if ((dx && cv_check_like("linear", "input gradient", dx, "input", x, err)) ||
@@ -122,25 +134,39 @@ int cv_linear_backward(const cv_linear_params *p, const cv_tensor *x,
       (db && cv_check_shape("linear", "bias gradient", db, 1, &g.n, err)))
     return -1;
   const float *dyd = cv_tensor_data(dy);
-  if (g.m == 0 || g.n == 0) {
+  if (g.m == 0 || g.n == 0 || g.k == 0) {
+    /* no products: the gradients are zero, or stay as they were */
     if (dx) cv_tensor_fill(dx, 0.0f);
-    return 0;
+    if (beta == 0.0f && dw) cv_tensor_fill(dw, 0.0f);
+    if (beta == 0.0f && db) cv_tensor_fill(db, 0.0f);
+    if (g.m == 0 || g.n == 0) return 0;
   }
-  if (g.k > 0 && dw) weight_grad(p, &g, cv_tensor_data(x), dyd, cv_tensor_data(dw));
+  if (g.k > 0 && dw) weight_grad(p, &g, cv_tensor_data(x), dyd, cv_tensor_data(dw), beta);
   if (g.k > 0 && dx) input_grad(p, &g, cv_tensor_data(w), dyd, cv_tensor_data(dx));
   if (db) {
     float *dbd = cv_tensor_data(db);
     for (int64_t j = 0; j < g.n; j++) {
       double s = 0;
       for (int64_t i = 0; i < g.m; i++) s += dyd[i * g.n + j];
-      dbd[j] += (float)s;
+      dbd[j] = beta == 0.0f ? (float)s : (float)(dbd[j] + s);
     }
   }
   return 0;
 }
 
-/* Row i's weight gradient is the outer product dy_i x_i^T, so filter j's
- * norm is |dy_ij| * ||x_i||: no gradient is formed. */
+int cv_linear_backward(const cv_linear_params *p, const cv_tensor *x,
+                       const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
+                       cv_tensor *dw, cv_tensor *db, cv_error *err) {
+  return linear_backward(p, x, w, dy, dx, dw, db, 1.0f, err);
+}
+
+int cv_linear_backward_set(const cv_linear_params *p, const cv_tensor *x,
+                           const cv_tensor *w, const cv_tensor *dy,
+                           cv_tensor *dx, cv_tensor *dw, cv_tensor *db,
+                           cv_error *err) {
+  return linear_backward(p, x, w, dy, dx, dw, db, 0.0f, err);
+}
+
 int cv_linear_filter_grad_norms(const cv_linear_params *p, const cv_tensor *x,
                                 const cv_tensor *w, const cv_tensor *dy,
                                 cv_tensor *norms, cv_error *err) {
