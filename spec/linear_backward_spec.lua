@@ -1,0 +1,95 @@
+local cv = require "cnnvis"
+
+-- InnerProduct backward writes a first weight gradient once (an outer
+-- product at batch 1) and adds later ones straight into the parameter's
+-- .grad; autograd keeps a first gradient without copying it. These check
+-- each path against central differences (float32: 1e-2 relative + 1e-3
+-- absolute, eps 1e-3) or against the plain sum of two backwards.
+local TOL = {eps = 1e-3, rtol = 1e-2, atol = 1e-3}
+
+local function leaf(...)
+  local t = cv.randn(...)
+  t.requires_grad = true
+  return t
+end
+
+local function check(f, inputs)
+  local ok, worst = cv.gradcheck(f, inputs, TOL)
+  assert(ok, string.format("input %d at {%s}: analytic %.6g, numeric %.6g",
+    worst.input or 0, table.concat(worst.index or {}, ","), worst.analytic or 0, worst.numeric or 0))
+end
+
+describe("linear backward", function()
+  before_each(function() cv.manual_seed(11) end)
+
+  describe("gradients", function()
+    it("agree with central differences at batch 1, plain and transposed", function()
+      local r = cv.randn(1, 4)
+      check(function(x, w, b) return (cv.nn.linear(x, w, b) * r):sum() end, {leaf(1, 5), leaf(4, 5), leaf(4)})
+      check(function(x, w, b) return (cv.nn.linear(x, w, b, {transpose = true}) * r):sum() end,
+        {leaf(1, 5), leaf(5, 4), leaf(4)})
+    end)
+
+    it("agree with central differences for a batch, transposed, without a bias", function()
+      local r = cv.randn(3, 4)
+      check(function(x, w) return (cv.nn.linear(x, w, nil, {transpose = true}) * r):sum() end,
+        {leaf(3, 5), leaf(5, 4)})
+    end)
+
+    it("give the weight its gradient when the bias needs none", function()
+      local x, w, b = cv.randn(1, 3), leaf(2, 3), cv.randn(2)
+      cv.nn.linear(x, w, b):sum():backward()
+      for i = 1, 2 do
+        for j = 1, 3 do assert.near(x[{1, j}]:item(), w.grad[{i, j}]:item(), 1e-6) end
+      end
+      assert.is_nil(b.grad)
+    end)
+  end)
+
+  describe("accumulation", function()
+    it("adds a second backward into the existing .grad (batch 1 and 4)", function()
+      for _, batch in ipairs{1, 4} do
+        local x1, x2 = cv.randn(batch, 6), cv.randn(batch, 6)
+        local w, b = leaf(3, 6), leaf(3)
+        cv.nn.linear(x1, w, b):sum():backward()
+        local g1 = w.grad:clone()
+        cv.nn.linear(x2, w, b):sum():backward()
+        local both = w.grad:clone()
+        w:zero_grad()
+        cv.nn.linear(x2, w, b):sum():backward()
+        assert.is_true(cv.allclose(both, g1 + w.grad, 1e-5, 1e-6))
+        assert.is_true(cv.allclose(b.grad, cv.full({3}, 3 * batch), 0, 0))
+      end
+    end)
+
+    it("adds into the weight's .grad when only the bias's was dropped", function()
+      local x1, x2 = cv.randn(1, 6), cv.randn(1, 6)
+      local w, b = leaf(3, 6), leaf(3)
+      cv.nn.linear(x1, w, b):sum():backward()
+      b:zero_grad()
+      cv.nn.linear(x2, w, b):sum():backward()
+      local want = cv.zeros(3, 6)
+      for i = 1, 3 do want[i] = (x1 + x2)[1] end
+      assert.is_true(cv.allclose(w.grad, want, 1e-5, 1e-6))
+      assert.is_true(cv.allclose(b.grad, cv.ones(3), 1e-6, 1e-6))
+    end)
+  end)
+
+  describe("first gradients", function()
+    it("sums both sides of a + a into one .grad", function()
+      local a = leaf(4);
+      (a + a):sum():backward()
+      assert.is_true(cv.allclose(a.grad, cv.full({4}, 2), 0, 0));
+      (a * 3):sum():backward()
+      assert.is_true(cv.allclose(a.grad, cv.full({4}, 5), 0, 0))
+    end)
+
+    it("does not share the tensor given to backward", function()
+      local a = leaf(3)
+      local g = cv.ones(3);
+      (a * 1):backward(g)
+      g:fill_(7)
+      assert.is_true(cv.allclose(a.grad, cv.ones(3), 0, 0))
+    end)
+  end)
+end)
