@@ -62,6 +62,17 @@ static int grad_for(cv_node *node, int i, const cv_tensor *like,
   return *g ? 0 : -1;
 }
 
+/* An uninitialised gradient buffer shaped like `like` when input i wants
+ * one: for kernels that overwrite it (every
+ * kernel's dx, layers.h). */
+static int grad_empty_for(cv_node *node, int i, const cv_tensor *like,
+                          cv_tensor **g, cv_error *err) {
+  *g = NULL;
+  if (!cv_autograd_wants(node, i) || !like) return 0;
+  *g = cv_tensor_empty_like(like, err);
+  return *g ? 0 : -1;
+}
+
 /* Passes the computed gradients (NULL ones skipped) and releases them. */
 static int pass_all(cv_node *node, int n, cv_tensor **g, int rc,
                     cv_error *err) {
@@ -86,7 +97,7 @@ static int conv2d_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
   cv_tensor *d = grad_in(dy, err);
   if (!d) return -1;
   cv_workspace ws = {0};
-  int rc = grad_for(node, 0, x, &g[0], err) || grad_for(node, 1, w, &g[1], err) ||
+  int rc = grad_empty_for(node, 0, x, &g[0], err) || grad_for(node, 1, w, &g[1], err) ||
            (has_bias && grad_for(node, 2, node->inputs[2], &g[2], err));
   if (!rc) rc = cv_conv2d_backward(p, x, w, d, g[0], g[1], g[2], &ws, err);
   cv_workspace_free(&ws);
@@ -130,7 +141,7 @@ cv_tensor *cv_nn_conv2d(const cv_conv_params *p, cv_tensor *x, cv_tensor *w,
 static int pool2d_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
   cv_tensor *x = node->saved[0], *g[1] = {NULL}, *d = grad_in(dy, err);
   if (!d) return -1;
-  int rc = grad_for(node, 0, x, &g[0], err);
+  int rc = grad_empty_for(node, 0, x, &g[0], err);
   if (!rc && g[0]) rc = cv_pool2d_backward(node->ctx, x, d, g[0], err);
   cv_tensor_release(d);
   return pass_all(node, 1, g, rc, err);
@@ -158,7 +169,7 @@ static int lrn_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
   cv_tensor *x = node->saved[0], *g[1] = {NULL}, *d = grad_in(dy, err);
   if (!d) return -1;
   cv_workspace ws = {0};
-  int rc = grad_for(node, 0, x, &g[0], err);
+  int rc = grad_empty_for(node, 0, x, &g[0], err);
   if (!rc && g[0]) rc = cv_lrn_backward(node->ctx, x, d, g[0], &ws, err);
   cv_workspace_free(&ws);
   cv_tensor_release(d);
@@ -190,16 +201,6 @@ static cv_tensor *leaf_grad(cv_node *node, int i) {
   if (!in || in->node || !in->requires_grad || !in->grad) return NULL;
   cv_tensor *g = in->grad;
   return cv_tensor_same_shape(g, in) && cv_tensor_is_contiguous(g) ? g : NULL;
-}
-
-/* An uninitialised gradient buffer shaped like `like` when input i wants
- * one: for kernels that overwrite it. */
-static int grad_empty_for(cv_node *node, int i, const cv_tensor *like,
-                          cv_tensor **g, cv_error *err) {
-  *g = NULL;
-  if (!cv_autograd_wants(node, i) || !like) return 0;
-  *g = cv_tensor_empty_like(like, err);
-  return *g ? 0 : -1;
 }
 
 /* The weight and bias gradients go straight into the parameters' .grad when
@@ -258,7 +259,7 @@ static int act_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
   const act_ctx *a = node->ctx;
   cv_tensor *s = node->saved[0], *g[1] = {NULL}, *d = grad_in(dy, err);
   if (!d) return -1;
-  int rc = grad_for(node, 0, s, &g[0], err);
+  int rc = grad_empty_for(node, 0, s, &g[0], err);
   if (!rc && g[0]) {
     switch (a->kind) {
     case ACT_RELU: rc = cv_relu_backward(a->slope, s, d, g[0], err); break;
@@ -321,7 +322,7 @@ cv_tensor *cv_nn_power(const cv_power_params *p, cv_tensor *x, cv_error *err) {
 static int dropout_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
   cv_tensor *mask = node->saved[0], *g[1] = {NULL}, *d = grad_in(dy, err);
   if (!d) return -1;
-  int rc = grad_for(node, 0, mask, &g[0], err);
+  int rc = grad_empty_for(node, 0, mask, &g[0], err);
   if (!rc && g[0]) rc = cv_dropout_backward(mask, d, g[0], err);
   cv_tensor_release(d);
   return pass_all(node, 1, g, rc, err);
@@ -347,7 +348,7 @@ cv_tensor *cv_nn_dropout(double ratio, int train, cv_tensor *x, cv_error *err) {
 static int softmax_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
   cv_tensor *y = node->saved[0], *g[1] = {NULL}, *d = grad_in(dy, err);
   if (!d) return -1;
-  int rc = grad_for(node, 0, y, &g[0], err);
+  int rc = grad_empty_for(node, 0, y, &g[0], err);
   if (!rc && g[0]) rc = cv_softmax_backward(*(int *)node->ctx, y, d, g[0], err);
   cv_tensor_release(d);
   return pass_all(node, 1, g, rc, err);
