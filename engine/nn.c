@@ -73,6 +73,15 @@ static int grad_empty_for(cv_node *node, int i, const cv_tensor *like,
   return *g ? 0 : -1;
 }
 
+/* Input i's existing gradient when it is a leaf's .grad that the kernel may
+ * add into directly (borrowed), else NULL. */
+static cv_tensor *leaf_grad(cv_node *node, int i) {
+  cv_tensor *in = i < node->n_inputs ? node->inputs[i] : NULL;
+  if (!in || in->node || !in->requires_grad || !in->grad) return NULL;
+  cv_tensor *g = in->grad;
+  return cv_tensor_same_shape(g, in) && cv_tensor_is_contiguous(g) ? g : NULL;
+}
+
 /* Passes the computed gradients (NULL ones skipped) and releases them. */
 static int pass_all(cv_node *node, int n, cv_tensor **g, int rc,
                     cv_error *err) {
@@ -97,9 +106,14 @@ static int conv2d_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
   cv_tensor *d = grad_in(dy, err);
   if (!d) return -1;
   cv_workspace ws = {0};
-  int rc = grad_empty_for(node, 0, x, &g[0], err) || grad_for(node, 1, w, &g[1], err) ||
-           (has_bias && grad_for(node, 2, node->inputs[2], &g[2], err));
-  if (!rc) rc = cv_conv2d_backward(p, x, w, d, g[0], g[1], g[2], &ws, err);
+  /* dw, db accumulate: straight into the parameters' .grad when both have one */
+  cv_tensor *dw = leaf_grad(node, 1), *db = has_bias ? leaf_grad(node, 2) : NULL;
+  int add = dw && (db || !has_bias);
+  int rc = grad_empty_for(node, 0, x, &g[0], err) ||
+           (!add && (grad_for(node, 1, w, &g[1], err) ||
+                     (has_bias && grad_for(node, 2, node->inputs[2], &g[2], err))));
+  if (!rc) rc = cv_conv2d_backward(p, x, w, d, g[0], add ? dw : g[1],
+                                   add ? db : g[2], &ws, err);
   cv_workspace_free(&ws);
   cv_tensor_release(d);
   return pass_all(node, node->n_inputs, g, rc, err);
@@ -193,15 +207,6 @@ cv_tensor *cv_nn_lrn(const cv_lrn_params *p, cv_tensor *x, cv_workspace *ws,
 }
 
 /* ---- InnerProduct ------------------------------------------------------- */
-
-/* Input i's existing gradient when it is a leaf's .grad that the kernel may
- * add into directly (borrowed), else NULL. */
-static cv_tensor *leaf_grad(cv_node *node, int i) {
-  cv_tensor *in = i < node->n_inputs ? node->inputs[i] : NULL;
-  if (!in || in->node || !in->requires_grad || !in->grad) return NULL;
-  cv_tensor *g = in->grad;
-  return cv_tensor_same_shape(g, in) && cv_tensor_is_contiguous(g) ? g : NULL;
-}
 
 /* The weight and bias gradients go straight into the parameters' .grad when
  * they have one (+=), else into fresh buffers written once and passed: no
