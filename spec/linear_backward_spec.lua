@@ -55,7 +55,7 @@ describe("linear backward", function()
         local g1 = w.grad:clone()
         cv.nn.linear(x2, w, b):sum():backward()
         local both = w.grad:clone()
-        w:zero_grad()
+        w:zero_grad();
         cv.nn.linear(x2, w, b):sum():backward()
         assert.is_true(cv.allclose(both, g1 + w.grad, 1e-5, 1e-6))
         assert.is_true(cv.allclose(b.grad, cv.full({3}, 3 * batch), 0, 0))
@@ -72,6 +72,38 @@ describe("linear backward", function()
       for i = 1, 3 do want[i] = (x1 + x2)[1] end
       assert.is_true(cv.allclose(w.grad, want, 1e-5, 1e-6))
       assert.is_true(cv.allclose(b.grad, cv.ones(3), 1e-6, 1e-6))
+    end)
+  end)
+
+  describe("big gradients dropped by zero_grad", function()
+    -- 1024 x 1024 weights (4 MB): zero_grad keeps such a gradient's buffer
+    -- for the next backward, which must overwrite all of it.
+    local function outer(dy, x)
+      return cv.matmul(dy:view(-1, 1), x:view(1, -1))
+    end
+
+    it("come back whole from the next backward", function()
+      local w = leaf(1024, 1024)
+      for _ = 1, 3 do
+        local x = cv.randn(1, 1024)
+        local r = cv.randn(1, 1024)
+        collectgarbage()  -- drop the Lua handles on w.grad, so that it is kept
+        w:zero_grad();
+        (cv.nn.linear(x, w) * r):sum():backward()
+        assert.is_true(cv.allclose(w.grad, outer(r, x), 1e-5, 1e-6))
+      end
+    end)
+
+    it("are not reused while a script still holds them", function()
+      local w = leaf(1024, 1024)
+      local x1, x2 = cv.randn(1, 1024), cv.ones(1, 1024)
+      cv.nn.linear(x1, w):sum():backward()
+      local held = w.grad
+      local copy = held:clone()
+      w:zero_grad()
+      cv.nn.linear(x2, w):sum():backward()
+      assert.is_true(cv.allclose(held, copy, 0, 0))
+      assert.is_true(cv.allclose(w.grad, cv.ones(1024, 1024), 0, 0))
     end)
   end)
 
