@@ -114,5 +114,8 @@ cv_tensor *cv_net_blob(const cv_net *net, const char *name); /* borrowed */
 /* The supported layer types, for messages: "Input, Convolution, ...". */
 void cv_net_supported_types(char *buf, size_t n);
 const cv_layer_type *cv_layer_type_find(const char *name);
+/* The types of net_layers_more.c (Concat, Eltwise, Flatten, Reshape,
+ * BatchNorm, Scale): a table of *n entries. */
+const cv_layer_type *cv_net_more_types(int *n);
 
 #endif

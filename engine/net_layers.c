@@ -514,6 +514,10 @@ static const cv_layer_type TYPES[] = {
 const cv_layer_type *cv_layer_type_find(const char *name) {
   for (int i = 0; i < N_TYPES; i++)
     if (strcmp(TYPES[i].name, name) == 0) return &TYPES[i];
+  int n_more;
+  const cv_layer_type *more = cv_net_more_types(&n_more);
+  for (int i = 0; i < n_more; i++)
+    if (strcmp(more[i].name, name) == 0) return &more[i];
   return NULL;
 }
 
@@ -523,4 +527,8 @@ void cv_net_supported_types(char *buf, size_t n) {
   for (int i = 0; i < N_TYPES && used < n; i++)
     used += (size_t)snprintf(buf + used, n - used, i ? ", %s" : "%s",
                              TYPES[i].name);
+  int n_more;
+  const cv_layer_type *more = cv_net_more_types(&n_more);
+  for (int i = 0; i < n_more && used < n; i++)
+    used += (size_t)snprintf(buf + used, n - used, ", %s", more[i].name);
 }
