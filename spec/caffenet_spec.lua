@@ -52,6 +52,21 @@ describe("caffenet", function()
       end
     end)
 
+    it("matches without the tape too, where ReLU runs in place", function()
+      local x = formula_input(2, 3, 71, 71)
+      local held = cv.no_grad(function()
+        net:forward(x)
+        return net.blobs.fc7 -- held: the next forward must not overwrite it
+      end)
+      local copy = held:clone()
+      cv.no_grad(function() net:forward(x * 0.5) end)
+      assert.is_true(cv.allclose(held, copy, 0, 0))
+      cv.no_grad(function() net:forward(x) end)
+      for _, name in ipairs(blobs) do
+        assert_close(name, net.blobs[name], cv.load_npy(GOLD .. "blob_" .. name .. ".npy"))
+      end
+    end)
+
     it("pools in Caffe's ceil mode (16 -> 8, 8 -> 4, 4 -> 2)", function()
       net:forward(formula_input(2, 3, 71, 71))
       assert.same({2, 8, 8, 8}, net.blobs.pool1:size())
