@@ -118,8 +118,5 @@ const cv_layer_type *cv_layer_type_find(const char *name);
  * done, 0 when the type cannot, -1 on error. The net calls it only when no
  * one else holds x and nothing is recorded. */
 int cv_net_layer_inplace(const cv_net_layer *l, cv_tensor *x, cv_error *err);
-/* The types of net_layers_more.c (Concat, Eltwise, Flatten, Reshape,
- * BatchNorm, Scale): a table of *n entries. */
-const cv_layer_type *cv_net_more_types(int *n);
 
 #endif

@@ -31,6 +31,7 @@ static int infer_size(const cv_tensor *t, int ndim, const int64_t *size,
       return cv_error_set(err, "view: size %lld is negative",
                           (long long)size[d]);
     } else {
+      if (size[d] > 0 && known > ((int64_t)1 << 40) / size[d]) goto mismatch;
       known *= size[d];
     }
     out[d] = size[d];
@@ -253,6 +254,10 @@ cv_tensor *cv_tensor_clone(const cv_tensor *t, cv_error *err) {
   return c;
 }
 
+
+cv_tensor *cv_tensor_alias(cv_tensor *t, cv_error *err) {
+  return cv_tensor_view_of(t, t->ndim, t->size, t->stride, t->offset, err);
+}
 
 /* ---- backward: one rule for every view -------------------------------
  * A view's elements are elements of its input's storage. The gradient of the

@@ -123,7 +123,7 @@ describe("caffenet", function()
       local ok, msg = pcall(cv.caffe.load, path)
       os.remove(path)
       assert.is_false(ok)
-      assert.matches("layer 'sum' %(Eltwise%): has 1 coefficients for 2 bottoms", msg)
+      assert.matches("layer 'sum' %(Eltwise%): has 1 coeff for 2 bottoms", msg)
     end)
   end)
 

@@ -96,47 +96,55 @@ static int64_t argmax_in(const float *x, const plane *pl, const window *r) {
   return at;
 }
 
-/* MAX forward alone: the value of argmax_in without tracking positions,
- * which lets the compiler keep the window's loop tight. */
-static void max_plane(const cv_pool_params *q, const plane *pl, const float *x,
-                      float *y) {
-  for (int64_t oh = 0; oh < pl->oh; oh++) {
-    int64_t h0 = oh * q->stride_h - q->pad_h, h1 = h0 + q->kernel_h;
-    if (h0 < 0) h0 = 0;
-    if (h1 > pl->h) h1 = pl->h;
-    for (int64_t ow = 0; ow < pl->ow; ow++) {
-      int64_t w0 = ow * q->stride_w - q->pad_w, w1 = w0 + q->kernel_w;
-      if (w0 < 0) w0 = 0;
-      if (w1 > pl->w) w1 = pl->w;
-      float best = h0 < h1 && w0 < w1 ? x[h0 * pl->w + w0] : -FLT_MAX;
-      for (int64_t h = h0; h < h1; h++) {
-        const float *row = x + h * pl->w;
-        for (int64_t w = w0; w < w1; w++) best = row[w] > best ? row[w] : best;
-      }
-      y[oh * pl->ow + ow] = best;
-    }
-  }
+/* Input rows (or columns) [lo, hi) of output position o, and the span the
+ * AVE divisor counts: the window clipped to the padded input. */
+static void span(int64_t o, int k, int stride, int pad, int64_t n, int64_t *lo,
+                 int64_t *hi, int64_t *padded) {
+  int64_t a = o * stride - pad, b = a + k;
+  if (b > n + pad) b = n + pad;
+  *padded = b - a;
+  *lo = a < 0 ? 0 : a;
+  *hi = b > n ? n : b;
 }
 
+/* MAX of a non-empty window: its first pixel, then strictly greater ones. */
+static float window_max(const float *x, int64_t w, int64_t h0, int64_t h1,
+                        int64_t w0, int64_t w1) {
+  float m = x[h0 * w + w0];
+  for (int64_t h = h0; h < h1; h++) {
+    const float *row = x + h * w;
+    for (int64_t j = w0; j < w1; j++) m = row[j] > m ? row[j] : m;
+  }
+  return m;
+}
+
+static float window_sum(const float *x, int64_t w, int64_t h0, int64_t h1,
+                        int64_t w0, int64_t w1) {
+  float s = 0.0f;
+  for (int64_t h = h0; h < h1; h++) {
+    const float *row = x + h * w;
+    for (int64_t j = w0; j < w1; j++) s += row[j];
+  }
+  return s;
+}
+
+/* Row spans are computed once per output row. An empty window (stride >
+ * kernel, no pad) is what Caffe leaves: -FLT_MAX for MAX, 0 for AVE. */
 static void forward_plane(const cv_pool_params *q, const plane *pl,
                           const float *x, float *y) {
-  if (q->method == CV_POOL_MAX) {
-    max_plane(q, pl, x, y);
-    return;
-  }
-  for (int64_t oh = 0; oh < pl->oh; oh++)
+  int max = q->method == CV_POOL_MAX;
+  for (int64_t oh = 0; oh < pl->oh; oh++) {
+    int64_t h0, h1, ph;
+    span(oh, q->kernel_h, q->stride_h, q->pad_h, pl->h, &h0, &h1, &ph);
+    float *yr = y + oh * pl->ow;
     for (int64_t ow = 0; ow < pl->ow; ow++) {
-      window r = window_at(q, pl, oh, ow);
-      if (q->method == CV_POOL_MAX) {
-        int64_t at = argmax_in(x, pl, &r);
-        y[oh * pl->ow + ow] = at < 0 ? -FLT_MAX : x[at];
-        continue;
-      }
-      double s = 0;
-      for (int64_t h = r.h0; h < r.h1; h++)
-        for (int64_t w = r.w0; w < r.w1; w++) s += x[h * pl->w + w];
-      y[oh * pl->ow + ow] = (float)(s / (double)r.area);
+      int64_t w0, w1, pw;
+      span(ow, q->kernel_w, q->stride_w, q->pad_w, pl->w, &w0, &w1, &pw);
+      if (h0 >= h1 || w0 >= w1) yr[ow] = max ? -FLT_MAX : 0.0f;
+      else if (max) yr[ow] = window_max(x, pl->w, h0, h1, w0, w1);
+      else yr[ow] = window_sum(x, pl->w, h0, h1, w0, w1) / (float)(ph * pw);
     }
+  }
 }
 
 static void backward_plane(const cv_pool_params *q, const plane *pl,

@@ -59,6 +59,7 @@ function Net:forward(x, opts)
     error("forward: keep must be a list of blob names", 2)
   end
   self._net:forward(x, upto, keep)
+  self.last_input = x
   local names = self.outputs
   if upto then
     for _, l in ipairs(self.layers) do

@@ -1,0 +1,501 @@
+--[[ report.lua — the main job: one HTML page that looks inside a Caffe classifier.
+
+usage: cnnvis scripts/report.lua [options]
+
+  --prototxt FILE    the deploy definition
+                     (default examples/models/fashion_caffenet.prototxt)
+  --caffemodel FILE  its trained weights
+                     (default examples/models/fashion_caffenet.caffemodel;
+                     "none": the definition's fillers, to try the pipeline)
+  --images DIR       test images in an ImageNet-style folder: one sub-folder per
+                     class, classes numbered 0, 1, ... in sorted folder order
+                     (default: the 10,000 Fashion-MNIST test images)
+  --labels FILE      class names, one a line; a leading WordNet id as in
+                     synset_words.txt is dropped (default: the data set's names)
+  --mean FILE        a mean image (.binaryproto or .npy) to subtract; inputs are
+                     then prepared as pycaffe does (resize, crop, BGR)
+  --scale K          multiply raw 0..255 pixels by K when they go in as they are
+                     (default 1: the shipped model takes raw pixels)
+  --limit N          evaluate the first N images only (default: all)
+  --batch N          images per forward pass (default 100)
+  --layers A,B       the layers whose activations are shown
+                     (default: the first two Convolution layers)
+  --show N           show the activations of at most N classes (default 10)
+  --out DIR          where index.html and its pictures go (default out/report)
+  -h, --help         this text
+
+Writes DIR/index.html with the table of layers, the test accuracy, per-class
+error rates, a confusion matrix, the first conv layer's filters and the
+activations of two layers for one test image per class; PNG and SVG files
+beside it. Example on CaffeNet:
+
+  cnnvis scripts/report.lua --prototxt deploy.prototxt \
+    --caffemodel bvlc_reference_caffenet.caffemodel --mean imagenet_mean.binaryproto \
+    --labels synset_words.txt --images val_by_class/ --limit 2000 --batch 50
+]]
+local cv = require "cnnvis"
+local lfs = require "lfs"
+
+local USAGE = debug.getinfo(1, "S").source:match("^@") and
+  io.open(debug.getinfo(1, "S").source:sub(2)):read("a"):match("%-%-%[%[ (.-)%]%]") or ""
+
+-- ---- arguments ---------------------------------------------------------
+
+local function die(msg)
+  io.stderr:write("report: ", msg, "\n")
+  os.exit(1)
+end
+
+local function parse_args(argv)
+  local o = {prototxt = "examples/models/fashion_caffenet.prototxt",
+             caffemodel = "examples/models/fashion_caffenet.caffemodel",
+             out = "out/report", batch = 100, scale = 1, show = 10}
+  local takes = {prototxt = "file", caffemodel = "file", images = "dir", labels = "file",
+                 mean = "file", scale = "number", limit = "count", batch = "count", show = "count",
+                 layers = "list", out = "dir"}
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "-h" or a == "--help" then
+      io.write(USAGE)
+      os.exit(0)
+    end
+    local key = a:match("^%-%-([%w_]+)$")
+    if not key or not takes[key] then die("unknown option " .. a .. " (see --help)") end
+    local v = argv[i + 1]
+    if v == nil then die(a .. " needs a value") end
+    if takes[key] == "number" or takes[key] == "count" then
+      v = tonumber(v)
+      if not v or (takes[key] == "count" and (v < 1 or v ~= math.floor(v))) then
+        die(a .. " needs a " .. (takes[key] == "count" and "positive whole number" or "number"))
+      end
+      if takes[key] == "count" then v = math.tointeger(v) end
+    elseif takes[key] == "list" then
+      local list = {}
+      for name in v:gmatch("[^,]+") do list[#list + 1] = name end
+      v = list
+    end
+    o[key] = v
+    i = i + 2
+  end
+  return o
+end
+
+-- ---- data --------------------------------------------------------------
+
+-- Class names of a label file, one a line, and the WordNet ids that lead
+-- the lines of a synset_words.txt ({n01440764 = 0, ...}, classes 0-based).
+local function read_labels(path)
+  local f, msg = io.open(path)
+  if not f then die("cannot open the label file: " .. msg) end
+  local names, wnids = {}, {}
+  for line in f:lines() do
+    line = line:gsub("%s+$", "")
+    if line ~= "" then
+      local id, rest = line:match("^(n%d+)%s+(.*)$")
+      names[#names + 1] = rest or line
+      if id then wnids[id] = #names - 1 end
+    end
+  end
+  f:close()
+  return names, wnids
+end
+
+local IMAGE_EXT = {png = true, jpg = true, jpeg = true}
+
+-- An ImageNet-style folder: {count, get(i) -> image, label, classes}. The
+-- file list is read up front, the images only when asked for. Sub-folders
+-- named by WordNet ids take their class from the label file (a subset of
+-- ImageNet keeps its classes); otherwise classes follow the sorted names.
+local function folder_set(dir, wnids)
+  if lfs.attributes(dir, "mode") ~= "directory" then die(dir .. " is not a directory") end
+  local classes = {}
+  for name in lfs.dir(dir) do
+    if name:sub(1, 1) ~= "." and lfs.attributes(dir .. "/" .. name, "mode") == "directory" then
+      classes[#classes + 1] = name
+    end
+  end
+  table.sort(classes)
+  if #classes == 0 then die(dir .. " has no class sub-folders") end
+  local class_of, by_wnid = {}, wnids and next(wnids) ~= nil
+  for c, name in ipairs(classes) do
+    if by_wnid and wnids[name] == nil then
+      die(string.format("%s/%s: no such WordNet id in the label file", dir, name))
+    end
+    class_of[name] = by_wnid and wnids[name] or c - 1
+  end
+  local files, labels = {}, {}
+  for c, name in ipairs(classes) do
+    local list = {}
+    for f in lfs.dir(dir .. "/" .. name) do
+      local ext = f:match("%.(%w+)$")
+      if ext and IMAGE_EXT[ext:lower()] then list[#list + 1] = f end
+    end
+    table.sort(list)
+    for _, f in ipairs(list) do
+      files[#files + 1] = dir .. "/" .. name .. "/" .. f
+      labels[#labels + 1] = class_of[name]
+    end
+  end
+  -- Interleave the classes so that --limit keeps every class.
+  local order, next_of, by_class = {}, {}, {}
+  for i, name in ipairs(files) do
+    local c = name:match("^.*/([^/]+)/[^/]+$")
+    by_class[c] = by_class[c] or {}
+    table.insert(by_class[c], i)
+  end
+  repeat
+    local added = false
+    for _, c in ipairs(classes) do
+      local k = (next_of[c] or 0) + 1
+      if by_class[c] and by_class[c][k] then
+        order[#order + 1], next_of[c], added = by_class[c][k], k, true
+      end
+    end
+  until not added
+  return {count = #files, classes = classes, source = dir,
+          get = function(i)
+            local j = order[i]
+            local ok, img = pcall(cv.image.load, files[j])
+            if not ok then return nil, labels[j], img end
+            return img, labels[j]
+          end}
+end
+
+local function fashion_set()
+  if not (cv.data and cv.data.fashion_mnist) then
+    die("this build has no cv.data.fashion_mnist; pass --images DIR (see --help)")
+  end
+  local set = cv.data.fashion_mnist("test")
+  return {count = #set, classes = set.classes or set.class_names or set.labels,
+          source = "Fashion-MNIST test set",
+          get = function(i) return set:get(i) end}
+end
+
+-- ---- inputs ------------------------------------------------------------
+
+-- A function from a loaded image (C x H x W, 0..255) to the net's C x H x W input.
+local function input_maker(net, opts)
+  local shape = net.inputs[1].shape
+  local c, h, w = shape[2], shape[3], shape[4]
+  return function(img)
+    local s = img:size()
+    if not opts.mean and s[1] == c and s[2] == h and s[3] == w then
+      return opts.scale == 1 and img or img * opts.scale
+    end
+    if not img.caffe_input then
+      die(string.format("an image of %dx%dx%d does not fit the net's input %dx%dx%d, and this "
+        .. "build has no caffe_input to resize it", s[1], s[2], s[3], c, h, w))
+    end
+    return img:caffe_input(net, {mean = opts.mean})[1]
+  end
+end
+
+-- ---- progress ----------------------------------------------------------
+
+local IS_TTY = os.execute("[ -t 2 ]") == true
+
+local function progress(done, total, t0)
+  if not IS_TTY then return end
+  local frac = done / total
+  local bar = string.rep("#", math.floor(frac * 30)) .. string.rep(".", 30 - math.floor(frac * 30))
+  local rate = done / math.max(cv.clock() - t0, 1e-6)
+  io.stderr:write(string.format("\revaluating [%s] %d/%d  %.0f images/s ", bar, done, total, rate))
+  if done == total then io.stderr:write("\n") end
+end
+
+-- ---- evaluation --------------------------------------------------------
+
+-- The blob the net's answer is read from: its last output.
+local function answer_blob(net)
+  return net.outputs[#net.outputs]
+end
+
+-- Forward passes over the whole set: confusion counts [true][pred] (1-based
+-- tables over 0-based classes), the first index of each class, and timing.
+local function evaluate(net, set, prepare, opts)
+  local n = math.min(set.count, opts.limit or set.count)
+  local out_name = answer_blob(net)
+  local conf, first, skipped, k = {}, {}, 0, nil
+  local t0 = cv.clock()
+  cv.no_grad(function()
+    for start = 1, n, opts.batch do
+      local xs, ys = {}, {}
+      for i = start, math.min(n, start + opts.batch - 1) do
+        local img, label, err = set.get(i)
+        if img then
+          xs[#xs + 1], ys[#ys + 1] = prepare(img), label
+          if not first[label] then first[label] = i end
+        else
+          skipped = skipped + 1
+          io.stderr:write("report: skipped image ", i, ": ", tostring(err), "\n")
+        end
+      end
+      if #xs > 0 then
+        local out = net:forward(cv.stack(xs, 1))[out_name]
+        out = out:reshape(#xs, -1)
+        k = k or out:size(2)
+        local pred = out:argmax(2):totable()
+        for j, y in ipairs(ys) do
+          conf[y + 1] = conf[y + 1] or {}
+          conf[y + 1][pred[j]] = (conf[y + 1][pred[j]] or 0) + 1
+        end
+      end
+      progress(math.min(n, start + opts.batch - 1), n, t0)
+    end
+  end)
+  return {conf = conf, first = first, classes = k, count = n - skipped, skipped = skipped,
+          seconds = cv.clock() - t0, blob = out_name}
+end
+
+-- Accuracy and per-class rows from the confusion counts.
+local function summarize(ev, names)
+  local total, right, rows = 0, 0, {}
+  for c = 1, ev.classes do
+    local row = ev.conf[c] or {}
+    local count = 0
+    for p = 1, ev.classes do count = count + (row[p] or 0) end
+    local ok = row[c] or 0
+    total, right = total + count, right + ok
+    rows[c] = {class = c - 1, name = names[c] or ("class " .. (c - 1)), count = count,
+               errors = count - ok, rate = count > 0 and 100 * (count - ok) / count or 0 / 0}
+  end
+  return {accuracy = total > 0 and 100 * right / total or 0 / 0, rows = rows, total = total}
+end
+
+-- ---- pictures ----------------------------------------------------------
+
+-- The smallest divisor of n that is at least sqrt(n): full rows when possible.
+local function columns(n)
+  for c = math.ceil(math.sqrt(n)), n do
+    if n % c == 0 and c <= 2.5 * math.sqrt(n) then return c end
+  end
+  return math.ceil(math.sqrt(n))
+end
+
+-- The pixel scale that brings a side of h pixels near `target`, kept so that
+-- `cols` pictures of width w (with 1 pixel of padding) fit in max_width.
+local function scale_for(h, target, cols, w, max_width)
+  local s = math.max(1, math.floor(target / h + 0.5))
+  if cols then s = math.min(s, math.max(1, (max_width - cols - 1) // (cols * w))) end
+  return s
+end
+
+local function conv_layers(net)
+  local list = {}
+  for _, l in ipairs(net.layers) do
+    if l.type == "Convolution" then list[#list + 1] = l end
+  end
+  return list
+end
+
+local function layer_named(net, name)
+  for _, l in ipairs(net.layers) do if l.name == name then return l end end
+  die("the net has no layer '" .. name .. "'")
+end
+
+-- The layer table of print(net) as rows: its columns are fixed-width.
+local function layer_rows(net)
+  local lines = {}
+  for line in tostring(net):gmatch("[^\n]+") do lines[#lines + 1] = line end
+  local head = lines[1]
+  local s2, s3 = head:find("type", 1, true), head:find("output", 1, true)
+  local rows = {}
+  for i = 2, #lines do
+    local l = lines[i]
+    local params = l:match("(%d+)%s*$")
+    local output = l:sub(s3):gsub("%s*%d+%s*$", "")
+    rows[#rows + 1] = {(l:sub(1, s2 - 1):gsub("%s+$", "")), (l:sub(s2, s3 - 1):gsub("%s+$", "")),
+                       output, params}
+  end
+  return rows
+end
+
+-- Filters as a picture: RGB when they see 3 channels (Caffe's are BGR),
+-- otherwise each input channel as a map, signed values on the diverging map.
+local function filter_picture(weight, bgr)
+  local w = weight:detach()
+  local s = w:size()
+  local scale = scale_for(s[3], 40)
+  if s[2] == 3 then
+    if bgr then w = cv.cat({w:narrow(2, 3, 1), w:narrow(2, 2, 1), w:narrow(2, 1, 1)}, 2) end
+    return cv.vis.grid(w, {cols = columns(s[1]), scale = scale, pad = 2}),
+           (bgr and "Caffe's BGR shown as RGB" or "as RGB") .. ", each filter scaled to its own range"
+  end
+  local maps = w:reshape(s[1] * s[2], s[3], s[4])
+  return cv.vis.grid(maps, {cols = s[2] == 1 and columns(s[1]) or s[2], colormap = "diverging",
+                            scale = scale, pad = 2}),
+         "blue negative, white 0, red positive; each filter scaled to its own largest magnitude"
+end
+
+-- One row of the activation section: the input of class c and the maps of
+-- each layer for it (blobs[j].maps: maps x H x W).
+local function activation_row(page, c, img, blobs)
+  local s = img:size()
+  local shown = s[1] == 3 and img or img[1]
+  page:image(cv.vis.grid(shown:dim() == 2 and shown:unsqueeze(1) or shown:unsqueeze(1),
+      {normalize = "none", pad = 0, scale = scale_for(s[2], 84)}),
+    {name = string.format("input_%d.png", c), caption = "input",
+     inline = true})
+  for _, b in ipairs(blobs) do
+    local maps = b.maps
+    local h, cols = maps:size(2), columns(maps:size(1))
+    page:image(cv.vis.grid(maps, {cols = cols, normalize = "all", colormap = "viridis",
+                                  scale = scale_for(h, 48, cols, maps:size(3), 460)}),
+      {name = string.format("%s_%d.png", b.name, c),
+       caption = string.format("%s: %d maps of %dx%d", b.name, maps:size(1), h, maps:size(3)),
+       inline = true})
+  end
+end
+
+-- ---- the page ----------------------------------------------------------
+
+local function fmt_rate(v) return v ~= v and "-" or string.format("%.2f", v) end
+
+local function main(argv)
+  local o = parse_args(argv)
+  local t_start = cv.clock()
+  local ok, net = pcall(cv.caffe.load, o.prototxt, o.caffemodel ~= "none" and o.caffemodel or nil)
+  if not ok then die(tostring(net)) end
+  local names, wnids = {}, nil
+  if o.labels then names, wnids = read_labels(o.labels) end
+  local set = o.images and folder_set(o.images, wnids) or fashion_set()
+  if not o.labels then
+    for i, v in ipairs(set.classes or {}) do names[i] = v end
+  end
+  local prepare = input_maker(net, o)
+
+  local page = cv.report.new{title = "Inside " .. o.prototxt:match("([^/]+)$"):gsub("%.prototxt$", ""),
+    dir = o.out, subtitle = string.format("%s + %s on %s — cnnvis, %s", o.prototxt, o.caffemodel,
+      set.source, os.date("!%Y-%m-%d %H:%M UTC"))}
+
+  page:section("Model")
+  page:text("The layers in the order the net runs them, with the shape of each output " ..
+    "for the definition's batch size and the number of trained parameters.")
+  page:table{header = {"layer", "type", "output", "parameters"}, rows = layer_rows(net)}
+
+  local ev = evaluate(net, set, prepare, o)
+  if ev.count == 0 then die("no image could be read") end
+  local sum = summarize(ev, names)
+
+  page:section("Accuracy")
+  page:html(string.format('<p><span class="big">%.2f%%</span> of %d test images classified ' ..
+    "correctly (top-1, from blob <code>%s</code>).</p>", sum.accuracy, sum.total,
+    cv.report.escape(ev.blob)))
+  page:text(string.format("Error rate of a class = misclassified images of the class / images " ..
+    "of the class. Evaluated in batches of %d in %.1f s (%.0f images/s).", o.batch, ev.seconds,
+    ev.count / math.max(ev.seconds, 1e-6)))
+  if ev.skipped > 0 then page:text(string.format("%d images could not be read and were skipped.", ev.skipped)) end
+  -- With many classes (ImageNet's 1000) only those that have test images.
+  local rows, labels, rates = {}, {}, {}
+  for _, r in ipairs(sum.rows) do
+    if ev.classes <= 40 or r.count > 0 then
+      rows[#rows + 1] = {r.class, r.name, r.count, r.errors, fmt_rate(r.rate)}
+      -- synset_words.txt names run on after a comma: the first name is enough here
+      labels[#labels + 1], rates[#rates + 1] = r.name:match("^[^,]+"), r.rate
+    end
+  end
+  if #rows < ev.classes then
+    page:text(string.format("%d of the %d classes have test images; the others are left out.",
+      #rows, ev.classes))
+  end
+  page:html('<div class="row">')
+  page:table{header = {"class", "name", "images", "errors", "error rate (%)"}, rows = rows}
+  if #rows <= 40 then
+    page:plot(cv.plot.bar{labels = labels, values = rates, ylabel = "error rate (%)",
+                          title = "Error rate per class", width = 560, height = 360},
+              {name = "error_rates.svg"})
+  end
+  page:html("</div>")
+
+  if ev.classes <= 40 then
+    page:section("Confusion matrix")
+    local rate, counts = {}, {}
+    for c = 1, ev.classes do
+      rate[c], counts[c] = {}, {}
+      local n = sum.rows[c].count
+      for p = 1, ev.classes do
+        local v = ev.conf[c] and ev.conf[c][p] or 0
+        counts[c][p] = tostring(v)
+        rate[c][p] = n > 0 and 100 * v / n or 0
+      end
+    end
+    local short = {}
+    for i = 1, ev.classes do short[i] = (names[i] or tostring(i - 1)):sub(1, 16) end
+    local hm = cv.vis.heatmap(cv.tensor(rate), {cell = 34, range = {0, 100}, values = counts,
+                                                labels = short})
+    page:image(hm,
+      {name = "confusion.png", width = hm:size(3) * 3 // 2, caption = "Rows: true class, columns: predicted class. " ..
+       "Numbers are image counts; colour is the share of the row (0 to 100%)."})
+  end
+
+  -- The pairs the net mixes up most: the largest counts off the diagonal.
+  local pairs_ = {}
+  for c = 1, ev.classes do
+    for p, v in pairs(ev.conf[c] or {}) do
+      if p ~= c then pairs_[#pairs_ + 1] = {c = c, p = p, v = v} end
+    end
+  end
+  table.sort(pairs_, function(a, b) return a.v > b.v or (a.v == b.v and a.c * 1e6 + a.p < b.c * 1e6 + b.p) end)
+  if #pairs_ > 0 then
+    local top = {}
+    for i = 1, math.min(8, #pairs_) do
+      local e = pairs_[i]
+      top[i] = {names[e.c] or tostring(e.c - 1), names[e.p] or tostring(e.p - 1), e.v,
+                fmt_rate(100 * e.v / sum.rows[e.c].count)}
+    end
+    page:section("Most confused", 3)
+    page:table{header = {"true class", "taken for", "images", "of the class (%)"}, rows = top}
+  end
+
+  local convs = conv_layers(net)
+  if #convs > 0 then
+    local first = convs[1]
+    local weight = net.params[first.name] and net.params[first.name].weight
+    if weight then
+      page:section("Filters of " .. first.name)
+      local img, how = filter_picture(weight, o.mean ~= nil)
+      local w = img:size(3)
+      page:image(img, {name = "filters_" .. first.name .. ".png", width = w < 320 and 2 * w or nil,
+        caption = string.format(
+        "%s: %s weights; %s.", first.name, table.concat(weight:size(), "x"), how)})
+    end
+  end
+
+  local shown = o.layers or {convs[1] and convs[1].name, convs[2] and convs[2].name}
+  if #shown > 0 then
+    page:section("Activations")
+    page:text("One test image per class (the first of its class; at most " .. o.show ..
+      " classes) and the outputs of " ..
+      table.concat(shown, " and ") .. " for it, after the layers that work in place " ..
+      "(ReLU). Each picture is scaled to its own range over all its maps (viridis: dark low, yellow high).")
+    local xs, classes = {}, {}
+    for c = 0, ev.classes - 1 do
+      if ev.first[c] and #classes < o.show then
+        classes[#classes + 1] = c
+        xs[#xs + 1] = set.get(ev.first[c])
+      end
+    end
+    local inputs = {}
+    for i, img in ipairs(xs) do inputs[i] = prepare(img) end
+    cv.no_grad(function() net:forward(cv.stack(inputs, 1)) end)
+    local blobs = {}
+    for i, name in ipairs(shown) do
+      local top = layer_named(net, name).tops[1]
+      blobs[i] = {name = name, blob = net.blobs[top]:clone()}
+    end
+    for i, c in ipairs(classes) do
+      page:section(string.format("%d %s", c, names[c + 1] or ""), 3)
+      -- the activations of image i sit at batch position i
+      local maps = {}
+      for j, b in ipairs(blobs) do maps[j] = {name = b.name, maps = b.blob[i]} end
+      activation_row(page, c, xs[i], maps)
+    end
+  end
+
+  local path = page:save()
+  print(string.format("report: %s (accuracy %.2f%% on %d images, %.1f s)", path,
+    sum.accuracy, sum.total, cv.clock() - t_start))
+end
+
+main(arg or {})
