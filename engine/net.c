@@ -253,6 +253,13 @@ static int set_inputs(cv_net *net, int n_inputs, cv_tensor **inputs,
   return 0;
 }
 
+/* True when the net's reference is the only way to reach t's memory, so
+ * that an in-place layer may overwrite it. */
+static int sole_owner(cv_tensor *t) {
+  return t->refcount == 1 && t->storage->refcount == 1 && !t->node &&
+         !cv_autograd_any(1, &t) && cv_tensor_is_contiguous(t);
+}
+
 static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
   cv_tensor *bottom[CV_LAYER_MAX_BOTTOMS], *top[CV_LAYER_MAX_TOPS] = {0};
   for (int k = 0; k < l->n_bottom; k++) {
@@ -261,6 +268,13 @@ static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
       return cv_error_set(err, "layer '%s' reads blob '%s', which has no "
                           "value: give it to forward", l->name,
                           net->blob_names[l->bottom[k]]);
+  }
+  if (l->n_bottom == 1 && l->n_top == 1 && l->top[0] == l->bottom[0] &&
+      sole_owner(bottom[0])) {
+    int done = cv_net_layer_inplace(l, bottom[0], err);
+    if (done < 0)
+      return cv_error_prefix(err, "layer '%s' (%s)", l->name, l->type->name);
+    if (done) return 0;
   }
   int rc = l->type->forward_ws
                ? l->type->forward_ws(l->opts, &net->ws, l->n_bottom, bottom,

@@ -128,5 +128,9 @@ cv_tensor *cv_net_blob(const cv_net *net, const char *name); /* borrowed */
 /* The supported layer types, for messages: "Input, Convolution, ...". */
 void cv_net_supported_types(char *buf, size_t n);
 const cv_layer_type *cv_layer_type_find(const char *name);
+/* Runs layer l in place on x (its bottom and top) when its type can: 1 when
+ * done, 0 when the type cannot, -1 on error. The net calls it only when no
+ * one else holds x and nothing is recorded. */
+int cv_net_layer_inplace(const cv_net_layer *l, cv_tensor *x, cv_error *err);
 
 #endif
