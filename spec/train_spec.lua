@@ -124,6 +124,20 @@ describe("train", function()
     end)
   end)
 
+  describe("loss_blob()", function()
+    it("finds the SoftmaxWithLoss top, or names the file that lacks one", function()
+      local net = cv.caffe.load(NET, nil, {phase = "train"})
+      assert.equal("loss", train.loss_blob(net, NET))
+      local two = write(DIR .. "/two_outputs.prototxt", [[
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }
+layer { name: "a" type: "InnerProduct" bottom: "data" top: "a" inner_product_param { num_output: 2 } }
+layer { name: "b" type: "InnerProduct" bottom: "data" top: "b" inner_product_param { num_output: 2 } }
+]])
+      assert.has.error(function() train.loss_blob(cv.caffe.load(two), two) end,
+        two .. ": no SoftmaxWithLoss layer gives the training loss")
+    end)
+  end)
+
   describe("evaluate()", function()
     it("counts a confusion matrix and per-class error rates", function()
       -- A net that always answers class 1 (bias only).

@@ -118,6 +118,16 @@ local function feeder(feed, seed, shuffle)
   end
 end
 
+--- The name of the training loss: the top of the net's SoftmaxWithLoss
+-- layer (or its only other scalar output).
+function M.loss_blob(net, prototxt)
+  for _, l in ipairs(net.layers) do
+    if l.type == "SoftmaxWithLoss" then return l.tops[1] end
+  end
+  if #net.outputs == 1 then return net.outputs[1] end
+  error(prototxt .. ": no SoftmaxWithLoss layer gives the training loss", 2)
+end
+
 -- Copies the train net's parameters into the test net (by layer name).
 local function share_weights(from, to)
   for name, p in pairs(to.params) do
@@ -214,6 +224,7 @@ function M.run(solver_path, opts)
     local state_path = opts.resume:gsub("%.caffemodel$", "") .. ".solverstate"
     if exists(state_path) then s:load_state(state_path) end
   end
+  local loss_name = M.loss_blob(net, net_path)
   local feeds = M.feeds(net_path, "TRAIN")
   local test_net, test_feeds
   if sp.test_interval > 0 and #sp.test_iter > 0 then
@@ -240,7 +251,7 @@ function M.run(solver_path, opts)
     end
     s:zero_grad()
     local result = net:forward(inputs)
-    local loss = result.loss or select(2, next(result))
+    local loss = result[loss_name]
     loss:backward()
     local rate = s:update()
     -- Tensors are small userdata holding big C buffers: Lua's collector
