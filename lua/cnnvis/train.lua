@@ -151,6 +151,7 @@ function M.test(net, feeds, iters)
       for name, t in pairs(net:forward(inputs)) do
         if t:numel() == 1 then sums[name] = (sums[name] or 0) + t:item() end
       end
+      collectgarbage() -- big C buffers behind small userdata: see run()
     end
   end)
   for name, v in pairs(sums) do sums[name] = v / iters end
@@ -242,6 +243,7 @@ function M.run(solver_path, opts)
   if test_net and sp.test_initialization and s.iter == 0 then
     run_test(state, test_net, test_feeds, sp, out)
   end
+  state.t0 = core.clock()
   while s.iter < sp.max_iter do
     local inputs, epoch, per_epoch = {}, 0, 1
     for _, nb in ipairs(next_batch) do
@@ -309,6 +311,7 @@ function M.evaluate(net, set, opts)
         if t == c then correct = correct + 1 end
         total = total + 1
       end
+      collectgarbage()
     end
   end)
   local error_rate = {}
