@@ -102,10 +102,12 @@ describe("train", function()
 
     it("resumes from a snapshot where the run left off", function()
       local path = solver_file("resume.prototxt", 'max_iter: 12\nsnapshot: 6\n'
-        .. 'snapshot_prefix: "' .. DIR .. '/res"\n')
+        .. 'display: 3\naverage_loss: 4\nsnapshot_prefix: "' .. DIR .. '/res"\n')
       local whole = quiet_run(path)
-      local resumed = quiet_run(path, {resume = DIR .. "/res_iter_6.caffemodel"})
+      local resumed, lines = quiet_run(path, {resume = DIR .. "/res_iter_6.caffemodel"})
       assert.equal(12, resumed.iter)
+      local shown = tonumber(lines[1]:match("^iter 9: loss ([%d.]+)"))
+      assert.is_true(shown > 0, lines[1]) -- the mean over the iterations run since resuming
       local a, b = weights(whole.net), weights(resumed.net)
       for name, values in pairs(a) do
         for i, v in ipairs(values) do

@@ -260,7 +260,8 @@ function M.run(solver_path, opts)
     -- cannot see their weight, so collect each iteration.
     result, loss, inputs = nil, loss:item(), nil
     collectgarbage()
-    losses[(s.iter - 1) % sp.average_loss + 1] = loss
+    -- The mean of the last average_loss losses, as Caffe displays it.
+    losses[(s.iter - state.start_iter - 1) % sp.average_loss + 1] = loss
     local sum = 0
     for _, v in ipairs(losses) do sum = sum + v end
     state.iter, state.loss = s.iter, sum / #losses
