@@ -356,7 +356,7 @@ local function main(argv)
   local o = parse_args(argv)
   local t_start = cv.clock()
   local ok, net = pcall(cv.caffe.load, o.prototxt, o.caffemodel ~= "none" and o.caffemodel or nil)
-  if not ok then die(tostring(net)) end
+  if not ok then die((tostring(net):gsub("^[^:]*%.lua:%d+: ", ""))) end
   local names, wnids = {}, nil
   if o.labels then names, wnids = read_labels(o.labels) end
   local set = o.images and folder_set(o.images, wnids) or fashion_set()
