@@ -17,7 +17,7 @@ usage: cnnvis scripts/report.lua [options]
   --scale K          multiply raw 0..255 pixels by K when they go in as they are
                      (default 1: the shipped model takes raw pixels)
   --limit N          evaluate the first N images only (default: all)
-  --batch N          images per forward pass (default 100)
+  --batch N          images per forward pass (default 250)
   --layers A,B       the layers whose activations are shown
                      (default: the first two Convolution layers)
   --show N           show the activations of at most N classes (default 10)
@@ -49,7 +49,7 @@ end
 local function parse_args(argv)
   local o = {prototxt = "examples/models/fashion_caffenet.prototxt",
              caffemodel = "examples/models/fashion_caffenet.caffemodel",
-             out = "out/report", batch = 100, scale = 1, show = 10}
+             out = "out/report", batch = 250, scale = 1, show = 10}
   local takes = {prototxt = "file", caffemodel = "file", images = "dir", labels = "file",
                  mean = "file", scale = "number", limit = "count", batch = "count", show = "count",
                  layers = "list", out = "dir"}
@@ -167,18 +167,26 @@ local function fashion_set()
     die("this build has no cv.data.fashion_mnist; pass --images DIR (see --help)")
   end
   local set = cv.data.fashion_mnist("test")
-  return {count = #set, classes = set.classes or set.class_names or set.labels,
-          source = "Fashion-MNIST test set",
-          get = function(i) return set:get(i) end}
+  return {count = #set, classes = set.classes, source = "Fashion-MNIST test set",
+          get = function(i) return set:get(i) end,
+          -- whole batches gathered in C: n x C x H x W images, labels, positions
+          batch = function(first, last)
+            local positions = {}
+            for i = first, last do positions[#positions + 1] = i end
+            local b = set:subset(positions):batches(#positions)()
+            return b.images, b.labels:totable()
+          end}
 end
 
 -- ---- inputs ------------------------------------------------------------
 
--- A function from a loaded image (C x H x W, 0..255) to the net's C x H x W input.
+-- A function from a loaded image (C x H x W, 0..255) to the net's C x H x W
+-- input; and, when images of the net's size go in as they are (times
+-- --scale), the same for a whole N x C x H x W batch.
 local function input_maker(net, opts)
   local shape = net.inputs[1].shape
   local c, h, w = shape[2], shape[3], shape[4]
-  return function(img)
+  local function one(img)
     local s = img:size()
     if not opts.mean and s[1] == c and s[2] == h and s[3] == w then
       return opts.scale == 1 and img or img * opts.scale
@@ -189,6 +197,15 @@ local function input_maker(net, opts)
     end
     return img:caffe_input(net, {mean = opts.mean})[1]
   end
+  local function batch(x)
+    local s = x:size()
+    if opts.mean or s[2] ~= c or s[3] ~= h or s[4] ~= w then
+      die(string.format("the data set's images are %dx%dx%d, the net's input %dx%dx%d",
+        s[2], s[3], s[4], c, h, w))
+    end
+    return opts.scale == 1 and x or x * opts.scale
+  end
+  return one, not opts.mean and batch or nil
 end
 
 -- ---- progress ----------------------------------------------------------
@@ -213,35 +230,51 @@ end
 
 -- Forward passes over the whole set: confusion counts [true][pred] (1-based
 -- tables over 0-based classes), the first index of each class, and timing.
-local function evaluate(net, set, prepare, opts)
+-- One batch, positions first..last: the net's inputs as one tensor and the
+-- labels of the images that could be read.
+local function load_batch(set, first, last, prepare, direct, skip)
+  if direct and set.batch then
+    local x, ys = set.batch(first, last)
+    return direct(x), ys, first
+  end
+  local xs, ys, pos = {}, {}, {}
+  for i = first, last do
+    local img, label, err = set.get(i)
+    if img then
+      xs[#xs + 1], ys[#ys + 1], pos[#pos + 1] = prepare(img), label, i
+    else
+      skip(i, err)
+    end
+  end
+  return #xs > 0 and cv.stack(xs, 1) or nil, ys, pos
+end
+
+-- Forward passes over the whole set: confusion counts [true][pred] (1-based
+-- tables over 0-based classes), the first position of each class, timing.
+local function evaluate(net, set, prepare, direct, opts)
   local n = math.min(set.count, opts.limit or set.count)
   local out_name = answer_blob(net)
   local conf, first, skipped, k = {}, {}, 0, nil
+  local function skip(i, err)
+    skipped = skipped + 1
+    io.stderr:write("report: skipped image ", i, ": ", tostring(err), "\n")
+  end
   local t0 = cv.clock()
   cv.no_grad(function()
     for start = 1, n, opts.batch do
-      local xs, ys = {}, {}
-      for i = start, math.min(n, start + opts.batch - 1) do
-        local img, label, err = set.get(i)
-        if img then
-          xs[#xs + 1], ys[#ys + 1] = prepare(img), label
-          if not first[label] then first[label] = i end
-        else
-          skipped = skipped + 1
-          io.stderr:write("report: skipped image ", i, ": ", tostring(err), "\n")
-        end
-      end
-      if #xs > 0 then
-        local out = net:forward(cv.stack(xs, 1))[out_name]
-        out = out:reshape(#xs, -1)
+      local stop = math.min(n, start + opts.batch - 1)
+      local x, ys, pos = load_batch(set, start, stop, prepare, direct, skip)
+      if x then
+        local out = net:forward(x)[out_name]:reshape(#ys, -1)
         k = k or out:size(2)
         local pred = out:argmax(2):totable()
         for j, y in ipairs(ys) do
           conf[y + 1] = conf[y + 1] or {}
           conf[y + 1][pred[j]] = (conf[y + 1][pred[j]] or 0) + 1
+          if not first[y] then first[y] = type(pos) == "table" and pos[j] or pos + j - 1 end
         end
       end
-      progress(math.min(n, start + opts.batch - 1), n, t0)
+      progress(stop, n, t0)
     end
   end)
   return {conf = conf, first = first, classes = k, count = n - skipped, skipped = skipped,
@@ -363,7 +396,7 @@ local function main(argv)
   if not o.labels then
     for i, v in ipairs(set.classes or {}) do names[i] = v end
   end
-  local prepare = input_maker(net, o)
+  local prepare, direct = input_maker(net, o)
 
   local page = cv.report.new{title = "Inside " .. o.prototxt:match("([^/]+)$"):gsub("%.prototxt$", ""),
     dir = o.out, subtitle = string.format("%s + %s on %s — cnnvis, %s", o.prototxt, o.caffemodel,
@@ -374,7 +407,7 @@ local function main(argv)
     "for the definition's batch size and the number of trained parameters.")
   page:table{header = {"layer", "type", "output", "parameters"}, rows = layer_rows(net)}
 
-  local ev = evaluate(net, set, prepare, o)
+  local ev = evaluate(net, set, prepare, direct, o)
   if ev.count == 0 then die("no image could be read") end
   local sum = summarize(ev, names)
 
