@@ -21,6 +21,7 @@ DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
              libjpeg-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler \
              libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist
 # Benchmarks, fixture generators and fuzzing only.
+DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev
 DEB_DEV   := python3-numpy python3-torch clang libclang-rt-14-dev chromium
 
 # engine/launcher/ is the executable's front end (libedit, main): not in the module.
@@ -37,7 +38,7 @@ HEADERS    := $(shell find engine -name '*.h') $(GEN_SRC:.c=.h)
 MODULE    := $(BUILD)/lib/cnnvis/core.so
 LAUNCHER  := $(BUILD)/bin/cnnvis
 
-.PHONY: all deps deps-dev test asan bench fuzz fuzz-build report install clean help
+.PHONY: all deps deps-dev test asan asan-run bench fuzz fuzz-build report install uninstall clean help
 all: $(MODULE) $(LAUNCHER)
 
 help:
@@ -50,7 +51,7 @@ help:
 	@echo "make asan      the specs again under AddressSanitizer + UBSan"
 	@echo "make bench     benchmarks, side by side with their peers"
 	@echo "make fuzz      each spec/fuzz/fuzz_*.c for FUZZ_SECONDS (FUZZ=fuzz_png: one)"
-	@echo "make install   PREFIX=$(PREFIX)"
+	@echo "make install   PREFIX=$(PREFIX) (make uninstall removes it)"
 
 # Installs the packages of $(1) that are missing; quiet when none is.
 define apt_missing
@@ -83,9 +84,13 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# nodelete: Lua dlcloses C modules at exit while OpenMP's threads may still
+# run code of ours; keeping the library mapped makes that exit safe.
+# -z nodelete: lua_close unloads C modules, which would unmap OpenMP/OpenBLAS
+# code under their still-running worker threads (a crash at exit).
 $(MODULE): $(ENGINE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(LAUNCHER): $(patsubst %.c,$(BUILD)/obj/%.o,$(LAUNCH_SRC)) $(ENGINE_OBJ)
 	@mkdir -p $(@D)
@@ -99,6 +104,10 @@ TREE_ENV := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 test: all
 	@$(TREE_ENV) sh spec/run.sh $(LUA)
 
+# The specs under AddressSanitizer + UBSan, leak detection on. lua5.4 is not
+# built with them, so their runtimes are preloaded into it (and so into every
+# process the specs start; spec/lsan.supp is for leaks that are not ours).
+# (core.so's -z nodelete also lets leak reports name its functions.)
 # The main job: scripts/report.lua on the shipped model (REPORT_ARGS to change it).
 REPORT_ARGS ?=
 report: deps
@@ -106,15 +115,18 @@ report: deps
 	@$(TREE_ENV) $(LAUNCHER) scripts/report.lua $(REPORT_ARGS)
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_LIBS   = $$($(CC) -print-file-name=libasan.so) \
+              $$($(CC) -print-file-name=libubsan.so)
 asan:
+	@rm -f build-asan/lib/cnnvis/core.so build-asan/bin/cnnvis # relink: make does not track LDFLAGS
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer $(ASAN_FLAGS)" \
 	  LDFLAGS="$(ASAN_FLAGS)" all
 	@$(MAKE) -s BUILD=build-asan asan-run
 
 asan-run:
-	@$(TREE_ENV) \
-	 LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-	 ASAN_OPTIONS=detect_leaks=1 \
+	@$(TREE_ENV) LD_PRELOAD="$(ASAN_LIBS)" \
+	 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp:print_suppressions=0 \
 	 sh spec/run.sh $(LUA)
 
@@ -125,7 +137,8 @@ bench: deps-dev all
 # Every spec/fuzz/fuzz_<name>.c is a libFuzzer harness (LLVMFuzzerTestOneInput)
 # linked against all engine objects and the generated protobuf code (not the
 # Lua binding, not main.c), so a new harness is just a new file. Each runs for
-# FUZZ_SECONDS from its seeds in spec/fuzz/corpus/<name>/; new inputs go to
+# FUZZ_SECONDS from its seeds in spec/fuzz/corpus/<name>/ (with the tokens of
+# spec/fuzz/<name>.dict when there is one); new inputs go to
 # build-fuzz/corpus/<name>/, crashes to build-fuzz/crashes/. The engine is
 # built serial (OpenMP pragmas ignored) and with a 2^24-value image limit so
 # that a forged header stays inside the memory limit.
@@ -164,18 +177,25 @@ fuzz: fuzz-build
 	@for n in $(FUZZ); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/crashes spec/fuzz/corpus/$$n; \
 	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
-	  nice $(FUZZ_DIR)/bin/$$n -max_total_time=$(FUZZ_SECONDS) \
+	  dict=; [ -f spec/fuzz/$$n.dict ] && dict=-dict=spec/fuzz/$$n.dict; \
+	  nice $(FUZZ_DIR)/bin/$$n -max_total_time=$(FUZZ_SECONDS) $$dict \
 	    -max_len=$(FUZZ_MAX_LEN) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=20 \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$n- \
 	    $(FUZZ_DIR)/corpus/$$n spec/fuzz/corpus/$$n || exit 1; \
 	done
 
+# <prefix>/bin/cnnvis finds <prefix>/share/lua/5.4 by itself; plain lua5.4 needs
+# LUA_PATH and LUA_CPATH to name these folders unless PREFIX is /usr/local.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis \
 	  $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 	install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/cnnvis
 	install -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis/core.so
 	cp -R lua/cnnvis/. $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/cnnvis
+	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 
 clean:
 	rm -rf build build-asan build-fuzz out

@@ -140,7 +140,10 @@ static int64_t collect_nodes(cv_node *root, cv_node ***out, cv_error *err) {
   cv_node **nodes = malloc(sizeof *nodes * cap);
   if (!nodes) goto oom;
   /* nodes[] doubles as the work list: everything before `next` is expanded. */
+  /* Each collected node is held until the walk ends: clearing one node
+   * may drop the last tensor that points at another. */
   root->visit = mark;
+  root->refcount++;
   nodes[n++] = root;
   for (int64_t next = 0; next < n; next++) {
     cv_node *node = nodes[next];
@@ -154,12 +157,14 @@ static int64_t collect_nodes(cv_node *root, cv_node ***out, cv_error *err) {
         nodes = grown;
       }
       nodes[n++] = up;
+      up->refcount++;
     }
   }
   qsort(nodes, (size_t)n, sizeof *nodes, by_seq_desc);
   *out = nodes;
   return n;
 oom:
+  for (int64_t k = 0; k < n; k++) cv_node_release(nodes[k]);
   free(nodes);
   return cv_error_set(err, "backward: out of memory walking the tape");
 }
@@ -208,6 +213,9 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
     cv_tensor_release(seed);
     return -1;
   }
+  /* Held for the walk: clearing one node can drop the last reference to
+   * another that is still in the list. */
+  for (int64_t k = 0; k < n; k++) nodes[k]->refcount++;
   int rc = 0;
   cv_tensor_release(out->node->grad);
   out->node->grad = seed;
@@ -220,11 +228,15 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
       cv_tensor_release(g);
     }
   }
+  /* Clearing a node can drop the last tensor that holds an older node of
+   * the list (a blob rebound by an in-place layer): hold them all first. */
+  for (int64_t k = 0; k < n; k++) nodes[k]->refcount++;
   for (int64_t k = 0; k < n; k++) {
     cv_tensor_release(nodes[k]->grad);
     nodes[k]->grad = NULL;
     if (!retain) node_clear(nodes[k]);
   }
+  for (int64_t k = 0; k < n; k++) cv_node_release(nodes[k]);
   free(nodes);
   return rc;
 }

@@ -47,6 +47,8 @@ void cv_net_free(cv_net *net) {
   free(net->blobs);
   free(net->input_blobs);
   free(net->input_shapes);
+  free(net->last_reader);
+  cv_workspace_free(&net->ws);
   free(net);
 }
 
@@ -150,7 +152,12 @@ cv_net *cv_net_build(const Caffe__NetParameter *def, const char *name,
     if (setup_layer(net, l, lp, shapes, name, err)) goto fail;
   }
   net->blobs = calloc((size_t)net->n_blobs + 1, sizeof *net->blobs);
-  if (!net->blobs) goto oom;
+  net->last_reader = malloc(sizeof(int) * ((size_t)net->n_blobs + 1));
+  if (!net->blobs || !net->last_reader) goto oom;
+  for (int b = 0; b < net->n_blobs; b++) net->last_reader[b] = -1;
+  for (int i = 0; i < net->n_layers; i++)
+    for (int k = 0; k < net->layers[i].n_bottom; k++)
+      net->last_reader[net->layers[i].bottom[k]] = i;
   free(shapes);
   return net;
 oom:
@@ -217,6 +224,7 @@ int cv_net_load_weights(cv_net *net, const Caffe__NetParameter *weights,
 
 /* ---- forward ------------------------------------------------------------ */
 
+
 static int set_inputs(cv_net *net, int n_inputs, cv_tensor **inputs,
                       cv_error *err) {
   if (n_inputs > net->n_inputs || n_inputs < 1)
@@ -251,9 +259,12 @@ static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
                           "value: give it to forward", l->name,
                           net->blob_names[l->bottom[k]]);
   }
-  if (l->type->forward(l->opts, l->n_bottom, bottom, l->param, l->n_top, top,
-                       err))
-    return cv_error_prefix(err, "layer '%s' (%s)", l->name, l->type->name);
+  int rc = l->type->forward_ws
+               ? l->type->forward_ws(l->opts, &net->ws, l->n_bottom, bottom,
+                                     l->param, l->n_top, top, err)
+               : l->type->forward(l->opts, l->n_bottom, bottom, l->param,
+                                  l->n_top, top, err);
+  if (rc) return cv_error_prefix(err, "layer '%s' (%s)", l->name, l->type->name);
   for (int k = 0; k < l->n_top; k++) {
     cv_tensor_release(net->blobs[l->top[k]]);
     net->blobs[l->top[k]] = top[k];
@@ -261,16 +272,50 @@ static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
   return 0;
 }
 
-int cv_net_forward(cv_net *net, int n_inputs, cv_tensor **inputs,
-                   const char *upto, cv_error *err) {
+/* Drops the blobs that layer i read or wrote and that nothing kept or read
+ * later needs; a blob the layer rewrote in place is its top, still needed
+ * when a later layer reads it. */
+static void release_after(cv_net *net, int i, const unsigned char *keep) {
+  const cv_net_layer *l = &net->layers[i];
+  for (int side = 0; side < 2; side++) {
+    int n = side ? l->n_top : l->n_bottom;
+    const int *ids = side ? l->top : l->bottom;
+    for (int k = 0; k < n; k++) {
+      int b = ids[k];
+      if (keep[b] || net->last_reader[b] > i) continue;
+      cv_tensor_release(net->blobs[b]);
+      net->blobs[b] = NULL;
+    }
+  }
+}
+
+static void release_unkept(cv_net *net, const unsigned char *keep) {
+  for (int b = 0; b < net->n_blobs; b++)
+    if (!keep[b]) {
+      cv_tensor_release(net->blobs[b]);
+      net->blobs[b] = NULL;
+    }
+}
+
+int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
+                        const char *upto, const unsigned char *keep,
+                        cv_error *err) {
   int last = net->n_layers - 1;
   if (upto && (last = cv_net_layer_id(net, upto)) < 0)
     return cv_error_set(err, "forward: the net has no layer '%s'", upto);
+  if (keep) release_unkept(net, keep); /* an earlier call's, stale now */
   if (set_inputs(net, n_inputs, inputs, err)) return -1;
   for (int i = 0; i <= last; i++) {
     cv_net_layer *l = &net->layers[i];
     if (strcmp(l->type->name, "Input") == 0) continue;
     if (run_layer(net, l, err)) return -1;
+    if (keep) release_after(net, i, keep);
   }
+  if (keep) release_unkept(net, keep); /* upto leaves later layers' inputs */
   return 0;
+}
+
+int cv_net_forward(cv_net *net, int n_inputs, cv_tensor **inputs,
+                   const char *upto, cv_error *err) {
+  return cv_net_forward_keep(net, n_inputs, inputs, upto, NULL, err);
 }

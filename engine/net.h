@@ -21,6 +21,7 @@
 #define CV_NET_H
 
 #include "caffe.pb-c.h"
+#include "layers/layers.h"
 #include "tensor.h"
 
 typedef struct {
@@ -50,6 +51,11 @@ typedef struct cv_layer_type {
   /* Computes tops (new references) from bottoms and parameters. */
   int (*forward)(const void *opts, int n_bottom, cv_tensor **bottom,
                  cv_tensor **param, int n_top, cv_tensor **top, cv_error *err);
+  /* When set, used instead of forward: the same, with scratch memory that
+   * the net keeps across layers and calls (conv's column buffer). */
+  int (*forward_ws)(const void *opts, cv_workspace *ws, int n_bottom,
+                    cv_tensor **bottom, cv_tensor **param, int n_top,
+                    cv_tensor **top, cv_error *err);
 } cv_layer_type;
 
 typedef struct {
@@ -72,6 +78,8 @@ typedef struct cv_net {
   int n_inputs;
   int *input_blobs;         /* blob ids fed by forward's arguments */
   cv_shape *input_shapes;
+  int *last_reader;         /* per blob: the last layer reading it, or -1 */
+  cv_workspace ws;          /* scratch reused by every forward */
 } cv_net;
 
 /* A net from a normalized definition (cv_caffe_read_net_def): shapes are
@@ -88,9 +96,16 @@ int cv_net_load_weights(cv_net *net, const Caffe__NetParameter *weights,
                         const char *file, cv_error *err);
 
 /* Runs the layers in order on the given inputs (borrowed; one per input
- * blob, any batch size), stopping after layer `upto` when not NULL. */
+ * blob, any batch size), stopping after layer `upto` when not NULL. Every
+ * blob is kept. */
 int cv_net_forward(cv_net *net, int n_inputs, cv_tensor **inputs,
                    const char *upto, cv_error *err);
+/* The same, keeping only the blobs whose keep[id] is set (keep NULL: all):
+ * any other blob is released as soon as no later layer reads it, so that
+ * its memory serves the next layers, and is NULL after the call. */
+int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
+                        const char *upto, const unsigned char *keep,
+                        cv_error *err);
 
 int cv_net_blob_id(const cv_net *net, const char *name);  /* -1 if none */
 int cv_net_layer_id(const cv_net *net, const char *name); /* -1 if none */

@@ -180,13 +180,13 @@ static int fill_conv(const Caffe__LayerParameter *lp, int k, cv_tensor *t,
   return cv_filler_apply(k == 0 ? cp->weight_filler : cp->bias_filler, t, err);
 }
 
-static int forward_conv(const void *opts, int n_bottom, cv_tensor **bottom,
-                        cv_tensor **param, int n_top, cv_tensor **top,
-                        cv_error *err) {
+static int forward_conv(const void *opts, cv_workspace *ws, int n_bottom,
+                        cv_tensor **bottom, cv_tensor **param, int n_top,
+                        cv_tensor **top, cv_error *err) {
   const conv_opts *o = opts;
   (void)n_bottom, (void)n_top;
   top[0] = cv_nn_conv2d(&o->p, bottom[0], param[0],
-                        o->bias_term ? param[1] : NULL, NULL, err);
+                        o->bias_term ? param[1] : NULL, ws, err);
   return top[0] ? 0 : -1;
 }
 
@@ -260,11 +260,11 @@ static int parse_lrn(const Caffe__LayerParameter *lp, int train, void **opts,
   return 0;
 }
 
-static int forward_lrn(const void *opts, int n_bottom, cv_tensor **bottom,
-                       cv_tensor **param, int n_top, cv_tensor **top,
-                       cv_error *err) {
+static int forward_lrn(const void *opts, cv_workspace *ws, int n_bottom,
+                       cv_tensor **bottom, cv_tensor **param, int n_top,
+                       cv_tensor **top, cv_error *err) {
   (void)n_bottom, (void)param, (void)n_top;
-  return (top[0] = cv_nn_lrn(opts, bottom[0], NULL, err)) ? 0 : -1;
+  return (top[0] = cv_nn_lrn(opts, bottom[0], ws, err)) ? 0 : -1;
 }
 
 /* ---- InnerProduct ------------------------------------------------------------ */
@@ -493,20 +493,20 @@ static int forward_accuracy(const void *opts, int n_bottom, cv_tensor **bottom,
 /* ---- the table ------------------------------------------------------------------ */
 
 static const cv_layer_type TYPES[] = {
-    {"Input", parse_input, shape_input, NULL, NULL},
-    {"Convolution", parse_conv, shape_conv, fill_conv, forward_conv},
-    {"Pooling", parse_pool, shape_pool, NULL, forward_pool},
-    {"LRN", parse_lrn, shape_same, NULL, forward_lrn},
-    {"InnerProduct", parse_ip, shape_ip, fill_ip, forward_ip},
-    {"ReLU", parse_relu, shape_same, NULL, forward_relu},
-    {"Sigmoid", parse_none, shape_same, NULL, forward_sigmoid},
-    {"TanH", parse_none, shape_same, NULL, forward_tanh},
-    {"Power", parse_power, shape_same, NULL, forward_power},
-    {"Dropout", parse_dropout, shape_same, NULL, forward_dropout},
-    {"Split", parse_none, shape_same, NULL, forward_split},
-    {"Softmax", parse_softmax, shape_same, NULL, forward_softmax},
-    {"SoftmaxWithLoss", parse_loss, shape_scalar, NULL, forward_loss},
-    {"Accuracy", parse_loss, shape_scalar, NULL, forward_accuracy},
+    {"Input", parse_input, shape_input, NULL, NULL, NULL},
+    {"Convolution", parse_conv, shape_conv, fill_conv, NULL, forward_conv},
+    {"Pooling", parse_pool, shape_pool, NULL, forward_pool, NULL},
+    {"LRN", parse_lrn, shape_same, NULL, NULL, forward_lrn},
+    {"InnerProduct", parse_ip, shape_ip, fill_ip, forward_ip, NULL},
+    {"ReLU", parse_relu, shape_same, NULL, forward_relu, NULL},
+    {"Sigmoid", parse_none, shape_same, NULL, forward_sigmoid, NULL},
+    {"TanH", parse_none, shape_same, NULL, forward_tanh, NULL},
+    {"Power", parse_power, shape_same, NULL, forward_power, NULL},
+    {"Dropout", parse_dropout, shape_same, NULL, forward_dropout, NULL},
+    {"Split", parse_none, shape_same, NULL, forward_split, NULL},
+    {"Softmax", parse_softmax, shape_same, NULL, forward_softmax, NULL},
+    {"SoftmaxWithLoss", parse_loss, shape_scalar, NULL, forward_loss, NULL},
+    {"Accuracy", parse_loss, shape_scalar, NULL, forward_accuracy, NULL},
 };
 
 #define N_TYPES ((int)(sizeof TYPES / sizeof TYPES[0]))

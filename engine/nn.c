@@ -29,12 +29,6 @@ static void release_all(int n, cv_tensor **ts) {
   for (int i = 0; i < n; i++) cv_tensor_release(ts[i]);
 }
 
-/* A second header over t's storage, off the tape: how an op keeps its own
- * output in its node without a reference cycle. */
-static cv_tensor *alias(cv_tensor *t, cv_error *err) {
-  return cv_tensor_view_of(t, t->ndim, t->size, t->stride, t->offset, err);
-}
-
 static void *copy_params(const void *p, size_t n, cv_error *err) {
   void *c = malloc(n);
   if (!c) cv_error_set(err, "out of memory recording the tape");
@@ -261,7 +255,7 @@ static cv_tensor *activation(const act_ctx *a, const char *op, cv_tensor *x,
   }
   cv_tensor *saved = NULL;
   if (!rc) saved = a->kind == ACT_SIGMOID || a->kind == ACT_TANH
-                       ? alias(y, err) : cv_tensor_retain(c);
+                       ? cv_tensor_alias(y, err) : cv_tensor_retain(c);
   if (rc || !saved) {
     cv_tensor_release(y);
     y = NULL;
@@ -333,7 +327,7 @@ cv_tensor *cv_nn_softmax(int axis, cv_tensor *x, cv_error *err) {
   cv_tensor *c;
   if (contiguous_all(1, &x, &c, err)) return NULL;
   cv_tensor *y = cv_tensor_empty_like(x, err), *saved = NULL;
-  if (y && (cv_softmax_forward(axis, c, y, err) || !(saved = alias(y, err)))) {
+  if (y && (cv_softmax_forward(axis, c, y, err) || !(saved = cv_tensor_alias(y, err)))) {
     cv_tensor_release(y);
     y = NULL;
   }
@@ -467,7 +461,7 @@ cv_tensor *cv_nn_batchnorm(const cv_batchnorm_params *p, cv_tensor *x,
   if (contiguous_all(4, in, c, err)) return NULL;
   cv_tensor *y = cv_tensor_empty_like(x, err), *saved[2] = {NULL, c[2]};
   if (y && (cv_batchnorm_forward(p, c[0], c[1], c[2], c[3], y, NULL, NULL, err) ||
-            !(saved[0] = alias(y, err)))) {
+            !(saved[0] = cv_tensor_alias(y, err)))) {
     cv_tensor_release(y);
     y = NULL;
   }

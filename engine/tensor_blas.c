@@ -45,14 +45,18 @@ static int as_operand(const cv_tensor *t, int is_left, operand *o) {
  * cannot: then the operand is copied to be contiguous. */
 static int blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs,
                        CBLAS_TRANSPOSE *trans, int *ld) {
-  if (rows == 1) rs = cols > 0 ? cols : 1; /* unused: any valid value */
+  if (rows == 0 || cols == 0) { /* nothing is read: any valid layout */
+    *trans = CblasNoTrans, *ld = cols > 0 ? (int)cols : 1;
+    return 0;
+  }
+  if (rows == 1) rs = cols; /* unused: any valid value */
   if (cols == 1) cs = 1;
-  if (cs == 1 && rs >= (cols > 0 ? cols : 1) && rs <= INT_MAX) {
+  if (cs == 1 && rs >= cols && rs <= INT_MAX) {
     *trans = CblasNoTrans, *ld = (int)rs;
     return 0;
   }
   if (rows == 1 || cols == 1) rs = 1; /* a vector reads either way */
-  if (rs == 1 && cs >= (rows > 0 ? rows : 1) && cs <= INT_MAX) {
+  if (rs == 1 && cs >= rows && cs <= INT_MAX) {
     *trans = CblasTrans, *ld = (int)cs;
     return 0;
   }
@@ -132,7 +136,9 @@ static int readable(const cv_tensor *t, int is_left, operand *o,
   *copy = cv_tensor_clone(t, err);
   if (!*copy) return -1;
   as_operand(*copy, is_left, o);
-  return blas_layout(o->rows, o->cols, o->rs, o->cs, tr, ld);
+  if (blas_layout(o->rows, o->cols, o->rs, o->cs, tr, ld) == 0) return 0;
+  return cv_error_set(err, "matmul: BLAS cannot read a matrix of %lld x %lld",
+                      (long long)o->rows, (long long)o->cols);
 }
 
 /* out = a b, out NULL: allocated and returned in *made. */

@@ -46,7 +46,8 @@ const char *cv_unary_op_name(cv_unary_op op);
 /* out = a op b, broadcast. Shapes that do not broadcast name both. */
 cv_tensor *cv_tensor_binary(cv_binary_op op, const cv_tensor *a,
                             const cv_tensor *b, cv_error *err);
-/* Same into out, whose shape must be the broadcast shape. out may be a or b. */
+/* Same into out, whose shape must be the broadcast shape. out may be a or b
+ * themselves, but not a different view overlapping them. */
 int cv_tensor_binary_out(cv_binary_op op, cv_tensor *out, const cv_tensor *a,
                          const cv_tensor *b, cv_error *err);
 /* self = self op b, b broadcast into self's shape. */

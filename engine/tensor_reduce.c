@@ -140,6 +140,83 @@ static void line_header(const cv_tensor *a, int dim, cv_tensor *view) {
   view->size[dim] = 1;
 }
 
+/* ---- reductions over leading dims of contiguous tensors -----------------
+ * Reducing along a dim with contiguous dims after it (sum over a batch, say)
+ * would walk each line with a large stride. Instead the tensor is seen as
+ * (outer, n, inner) and blocks of COL_BLOCK neighbouring columns are reduced
+ * together, row after row, into double accumulators on the stack. */
+
+#define COL_BLOCK 256
+
+typedef struct {
+  int64_t outer, n, inner;
+} slab;
+
+/* 1 when a is contiguous with more than one element after dim. */
+static int as_slab(const cv_tensor *a, int dim, slab *s) {
+  if (!cv_tensor_is_contiguous(a)) return 0;
+  s->outer = 1, s->inner = 1, s->n = a->size[dim];
+  for (int d = 0; d < dim; d++) s->outer *= a->size[d];
+  for (int d = dim + 1; d < a->ndim; d++) s->inner *= a->size[d];
+  return s->inner > 1;
+}
+
+/* acc[j] = sum over rows k of f(x[k * inner + j]) for j < w. */
+#define COLUMN_SUM(F)                                                       \
+  do {                                                                      \
+    for (int64_t k = 0; k < n; k++) {                                       \
+      const float *row = x + k * inner;                                     \
+      for (int j = 0; j < w; j++) {                                         \
+        double v = row[j];                                                  \
+        acc[j] += (F);                                                      \
+      }                                                                     \
+    }                                                                       \
+  } while (0)
+
+static void column_block(const reduce_ctx *c, const float *x, int64_t n,
+                         int64_t inner, int w, float *out) {
+  double acc[COL_BLOCK] = {0}, mean[COL_BLOCK];
+  switch (c->kind) {
+  case R_SUM:
+  case R_MEAN: COLUMN_SUM(v); break;
+  case R_NORM1: COLUMN_SUM(fabs(v)); break;
+  case R_NORM2: COLUMN_SUM(v * v); break;
+  case R_NORMINF:
+    for (int64_t k = 0; k < n; k++)
+      for (int j = 0; j < w; j++) {
+        double v = fabs((double)x[k * inner + j]);
+        if (v > acc[j] || v != v) acc[j] = v; /* NaN sticks */
+      }
+    break;
+  case R_VAR:
+    COLUMN_SUM(v);
+    for (int j = 0; j < w; j++) mean[j] = acc[j] / (double)n, acc[j] = 0;
+    COLUMN_SUM((v - mean[j]) * (v - mean[j]));
+    break;
+  }
+  for (int j = 0; j < w; j++) {
+    double r = acc[j];
+    if (c->kind == R_MEAN) r /= (double)n;
+    else if (c->kind == R_NORM2) r = sqrt(r);
+    else if (c->kind == R_VAR) r /= (double)(n - c->unbiased);
+    out[j] = (float)r;
+  }
+}
+
+static void reduce_columns(const reduce_ctx *c, const float *x, const slab *s,
+                           float *out) {
+  int64_t blocks = (s->inner + COL_BLOCK - 1) / COL_BLOCK;
+  int64_t total = s->outer * blocks;
+#pragma omp parallel for schedule(static) \
+    if (s->outer * s->n * s->inner >= CV_PARALLEL_MIN && !omp_in_parallel())
+  for (int64_t t = 0; t < total; t++) {
+    int64_t o = t / blocks, j0 = (t % blocks) * COL_BLOCK;
+    int w = (int)(s->inner - j0 < COL_BLOCK ? s->inner - j0 : COL_BLOCK);
+    column_block(c, x + o * s->n * s->inner + j0, s->n, s->inner, w,
+                 out + o * s->inner + j0);
+  }
+}
+
 /* ---- value reductions ----------------------------------------------------- */
 
 static void reduce_run(int64_t n, float **p, const int64_t *st, void *ctx) {
@@ -166,6 +243,11 @@ static cv_tensor *reduce(const cv_tensor *a, int dim, int keepdim,
   if (!out) return NULL;
   c->n = a->size[dim];
   c->step = a->stride[dim];
+  slab sl;
+  if (as_slab(a, dim, &sl)) {
+    reduce_columns(c, cv_tensor_data(a), &sl, cv_tensor_data(out));
+    return out;
+  }
   cv_tensor ov, av;
   keepdim_header(out, a, dim, &ov);
   line_header(a, dim, &av);
@@ -246,6 +328,38 @@ static cv_tensor *extreme_all(const cv_tensor *a, int want_max,
   return v;
 }
 
+/* The extremes of a block of columns: row 0 first, then each later row
+ * replaces a value it beats; a NaN, once found, stays. */
+static void extreme_block(const float *x, int64_t n, int64_t inner, int w,
+                          int want_max, float *val, float *pos) {
+  float best[COL_BLOCK];
+  int64_t at[COL_BLOCK] = {0};
+  for (int j = 0; j < w; j++) best[j] = x[j];
+  for (int64_t k = 1; k < n; k++) {
+    const float *row = x + k * inner;
+    for (int j = 0; j < w; j++) {
+      float v = row[j], b = best[j];
+      if (b != b) continue;
+      if (v != v || (want_max ? v > b : v < b)) best[j] = v, at[j] = k;
+    }
+  }
+  for (int j = 0; j < w; j++) val[j] = best[j], pos[j] = (float)at[j];
+}
+
+static void extreme_columns(const float *x, const slab *s, int want_max,
+                            float *val, float *pos) {
+  int64_t blocks = (s->inner + COL_BLOCK - 1) / COL_BLOCK;
+  int64_t total = s->outer * blocks;
+#pragma omp parallel for schedule(static) \
+    if (s->outer * s->n * s->inner >= CV_PARALLEL_MIN && !omp_in_parallel())
+  for (int64_t t = 0; t < total; t++) {
+    int64_t o = t / blocks, j0 = (t % blocks) * COL_BLOCK;
+    int w = (int)(s->inner - j0 < COL_BLOCK ? s->inner - j0 : COL_BLOCK);
+    extreme_block(x + o * s->n * s->inner + j0, s->n, s->inner, w, want_max,
+                  val + o * s->inner + j0, pos + o * s->inner + j0);
+  }
+}
+
 static cv_tensor *extreme(const cv_tensor *a, int dim, int keepdim,
                           int want_max, cv_tensor **indices, const char *name,
                           cv_error *err) {
@@ -261,13 +375,19 @@ static cv_tensor *extreme(const cv_tensor *a, int dim, int keepdim,
     cv_tensor_release(v);
     return NULL;
   }
-  extreme_ctx c = {a->size[dim], a->stride[dim], want_max};
-  cv_tensor vv, iv, av;
-  keepdim_header(v, a, dim, &vv);
-  keepdim_header(ix, a, dim, &iv);
-  line_header(a, dim, &av);
-  cv_tensor *ts[3] = {&vv, &iv, &av};
-  cv_iter_foreach_par(3, ts, extreme_run, &c);
+  slab sl;
+  if (as_slab(a, dim, &sl)) {
+    extreme_columns(cv_tensor_data(a), &sl, want_max, cv_tensor_data(v),
+                    cv_tensor_data(ix));
+  } else {
+    extreme_ctx c = {a->size[dim], a->stride[dim], want_max};
+    cv_tensor vv, iv, av;
+    keepdim_header(v, a, dim, &vv);
+    keepdim_header(ix, a, dim, &iv);
+    line_header(a, dim, &av);
+    cv_tensor *ts[3] = {&vv, &iv, &av};
+    cv_iter_foreach_par(3, ts, extreme_run, &c);
+  }
   if (indices) *indices = ix;
   else cv_tensor_release(ix);
   return v;

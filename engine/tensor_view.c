@@ -254,6 +254,10 @@ cv_tensor *cv_tensor_clone(const cv_tensor *t, cv_error *err) {
 }
 
 
+cv_tensor *cv_tensor_alias(cv_tensor *t, cv_error *err) {
+  return cv_tensor_view_of(t, t->ndim, t->size, t->stride, t->offset, err);
+}
+
 /* ---- backward: one rule for every view -------------------------------
  * A view's elements are elements of its input's storage. The gradient of the
  * input is found by laying the output's gradient into a zeroed copy of the

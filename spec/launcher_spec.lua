@@ -112,6 +112,30 @@ print(cv.zeros(2, 3):numel(), package.preload["cnnvis.core"] ~= nil)
       assert.equal(share .. "/init.lua\n", out)
     end)
 
+    it("works from `make install PREFIX=...`, as does lua5.4 with the paths set", function()
+      local build = BIN:match("^" .. ROOT:gsub("%p", "%%%0") .. "/(.+)/bin/cnnvis$")
+      assert.truthy(build, "CNNVIS_BIN is not <repo>/<build>/bin/cnnvis: " .. BIN)
+      local prefix = sh_output("realpath " .. q(tmp)) .. "/installed"
+      -- MAKEFLAGS may name the calling make's jobserver, which is not ours
+      local ok = os.execute(string.format(
+        "env -u MAKEFLAGS -u MAKELEVEL make -s -C %s install BUILD=%s PREFIX=%s >/dev/null",
+        q(ROOT), q(build), q(prefix)))
+      assert.is_true(ok)
+      local out, err, code = run({"-e", "print(package.searchpath('cnnvis', package.path), cv.ones(2):numel())"},
+        {prog = prefix .. "/bin/cnnvis", env = "-u LUA_PATH -u LUA_CPATH"})
+      assert.equal("", err)
+      assert.equal(0, code)
+      assert.equal(prefix .. "/share/lua/5.4/cnnvis/init.lua\t2\n", out)
+      local env = string.format("LUA_PATH=%s LUA_CPATH=%s",
+        q(prefix .. "/share/lua/5.4/?.lua;" .. prefix .. "/share/lua/5.4/?/init.lua;;"),
+        q(prefix .. "/lib/lua/5.4/?.so;;"))
+      out, err, code = run({"-e", "local cv = require 'cnnvis'; print(package.searchpath('cnnvis.core', package.cpath), cv.ones(3):numel())"},
+        {prog = "lua5.4", env = env})
+      assert.equal("", err)
+      assert.equal(0, code)
+      assert.equal(prefix .. "/lib/lua/5.4/cnnvis/core.so\t3\n", out)
+    end)
+
     it("keeps the user's LUA_PATH for other modules", function()
       spit(tmp .. "/mymod.lua", "return {answer = 42}")
       local out, err = run({"-e", "print(require('mymod').answer)"},
@@ -155,6 +179,35 @@ print(cv.zeros(2, 3):numel(), package.preload["cnnvis.core"] ~= nil)
       _, err, code = run({"bad.lua"})
       assert.equal(1, code)
       assert.equal("cnnvis: bad.lua:1: unexpected symbol near '='\n", err)
+    end)
+
+    it("stops a running chunk on SIGINT (Ctrl-C) with 'interrupted!'", function()
+      -- The chunk creates the marker once inside the pcall that handles
+      -- SIGINT, and the signal goes only after that. sh starts background
+      -- jobs with SIGINT ignored, which the launcher overrides as lua5.4
+      -- does. A watchdog kills a launcher that ignores the signal; no
+      -- background process keeps this shell's stdout (popen's pipe) open.
+      local function interrupt(prog)
+        local marker = tmp .. "/running"
+        os.remove(marker)
+        local chunk = string.format("io.open(%q, 'w'):close() while true do end", marker)
+        local script = string.format([[
+%s -e %s >/dev/null 2>%s & pid=$!
+(sleep 10; kill -KILL $pid) >/dev/null 2>&1 & dog=$!
+while [ ! -e %s ] && kill -0 $pid 2>/dev/null; do sleep 0.01; done
+kill -INT $pid; wait $pid; code=$?; kill $dog; echo $code]],
+          q(prog), q(chunk), q(tmp .. "/err"), q(marker))
+        return sh_output("sh -c " .. q(script)), slurp(tmp .. "/err")
+      end
+      -- Where the chunk stops varies (in the loop, or still in io.open's
+      -- call when the signal comes early), so the position is left out.
+      local pattern = "^%s: [^\n]-interrupted!\nstack traceback:\n.*in main chunk\n"
+      local code, err = interrupt(BIN)
+      assert.equal("1", code)
+      assert.matches(pattern:format("cnnvis"), err)
+      local lua_code, lua_err = interrupt("lua5.4")
+      assert.equal(lua_code, code)
+      assert.matches(pattern:format("lua5%.4"), lua_err)
     end)
 
     it("exits with the status given to os.exit", function()
@@ -234,7 +287,7 @@ print(cv.zeros(2, 3):numel(), package.preload["cnnvis.core"] ~= nil)
       assert.matches("^usage: cnnvis %[options%] %[script %[args%]%]\n", out)
       for _, opt in ipairs{"script args", "  -  ", "-e chunk", "-l mod", "-i ",
           "-v, --version", "-E ", "-W ", "-- ", "-h, --help", "REPL",
-          "Ctrl-D", ".cnnvis_history", "LUA_PATH", "share/lua/5.4"} do
+          "Ctrl-D", "Tab completes", ".cnnvis_history", "LUA_PATH", "share/lua/5.4"} do
         assert.truthy(out:find(opt, 1, true), "help lacks " .. opt)
       end
     end)
@@ -306,22 +359,28 @@ print(cv.zeros(2, 3):numel(), package.preload["cnnvis.core"] ~= nil)
       assert.truthy(out:find("> a\n> \n", 1, true))
     end)
 
-    it("edits lines and keeps history on a terminal", function()
+    it("edits lines, completes names and keeps history on a terminal", function()
       if os.execute("command -v script >/dev/null") ~= true then
         pending("needs util-linux's script for a pseudo-terminal")
         return
       end
       local hist = tmp .. "/history"
+      -- script is not ours: under `make asan` it must not inherit the
+      -- sanitizers preloaded into lua5.4 (the launcher is linked with them).
       -- os.exit ends the session: a ^D sent ahead could reach the terminal
       -- before libedit turns canonical mode off, and be lost.
       local out, _, code = run({"-qec", BIN, "/dev/null"}, {prog = "script",
-        env = "CNNVIS_HISTORY=" .. q(hist) .. " TERM=dumb",
-        stdin = "t = cv.ones(2, 2)\nt\nos.exit(true, true)\n"})
+        env = "-u LD_PRELOAD CNNVIS_HISTORY=" .. q(hist) .. " TERM=dumb",
+        stdin = "t = cv.ones(2, 2)\nt\nt:num\t()\ncv.zero\t(3)\nstring.upp\t('a')\n" ..
+                "os.exit(true, true)\n"})
       assert.equal(0, code)
       out = out:gsub("\r", "")
-      assert.truthy(out:find("> t\ntensor([[1, 1],\n        [1, 1]], size 2x2)\n> ", 1, true))
-      local h = slurp(hist)
-      assert.truthy(h:find("t\\040=\\040cv.ones(2,\\0402)\nt\nos.exit(true,\\040true)\n", 1, true), h)
+      assert.truthy(out:find("> t\ntensor([[1, 1],\n        [1, 1]], size 2x2)\n> ", 1, true), out)
+      assert.truthy(out:find("> t:numel()\n4\n> ", 1, true), out)
+      assert.truthy(out:find("> cv.zeros(3)\ntensor([0, 0, 0], size 3)\n> ", 1, true), out)
+      assert.truthy(out:find("> string.upper('a')\nA\n> ", 1, true), out)
+      assert.equal("_HiStOrY_V2_\nt\\040=\\040cv.ones(2,\\0402)\nt\nt:numel()\ncv.zeros(3)\n" ..
+        "string.upper('a')\nos.exit(true,\\040true)\n", slurp(hist))
     end)
   end)
 end)

@@ -193,6 +193,7 @@ describe("tensor math", function()
       assert.same({{1, 4, 27}, {4, 25, 216}},
         a:pow(cv.tensor{{1, 2, 3}, {1, 2, 3}}):totable())
       assert.same({2, 4, 8}, (2 ^ cv.tensor{1, 2, 3}):totable())
+      assert.same({{1, 4, 27}, {256, 3125, 46656}}, (a ^ a):totable())
       assert.same({{1, 2, 3}, {4, 5, 6}}, cv.pow(a, 1):totable())
       -- golden (NumPy): p ** 1.5
       assert_near({0.125, 1, 2.82842708, 27}, cv.tensor{0.25, 1, 2, 9} ^ 1.5)
@@ -395,5 +396,31 @@ describe("tensor math", function()
       assert.equal(2 * 999, w:totable()[1000][1])
       assert.equal(2 * 1000, w:totable()[1][2])
     end)
+  end)
+end)
+
+describe("the module", function()
+  it("collects large temporaries in loops", function()
+    -- Lua sees 8-byte boxes only; without counting the tensors' bytes, no
+    -- collection would come round and 100 results of 8 MB would all stay
+    -- alive. The weak table shows which results are still uncollected.
+    collectgarbage()
+    local x = cv.zeros(2 * 1024 * 1024)
+    local alive = setmetatable({}, {__mode = "k"})
+    for _ = 1, 100 do alive[x + 1] = true end
+    local n = 0
+    for _ in pairs(alive) do n = n + 1 end
+    assert.is_true(n < 60, n .. " of 100 results are still alive")
+  end)
+
+  it("lets the process exit cleanly after parallel work", function()
+    -- OpenMP threads outlive the Lua state; unloading the module under them
+    -- used to crash about every other exit.
+    local script = "local cv = require 'cnnvis'; local a = cv.rand(1000, 1000); " ..
+      "for i = 1, 20 do a = a + 1 end; a:matmul(a)"
+    for _ = 1, 8 do
+      local ok, how, code = os.execute("lua5.4 -e \"" .. script .. "\" 2>/dev/null")
+      assert.same({true, "exit", 0}, {ok, how, code})
+    end
   end)
 end)

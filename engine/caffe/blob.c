@@ -29,26 +29,33 @@ static int blob_shape(const Caffe__BlobProto *b, int *ndim, int64_t *size,
   return 0;
 }
 
-cv_tensor *cv_caffe_blob_to_tensor(const Caffe__BlobProto *b, cv_error *err) {
-  int ndim = 0;
-  int64_t size[CV_MAX_DIMS];
-  if (blob_shape(b, &ndim, size, err) < 0) return NULL;
+/* The blob's shape into ndim/size, checked against its value count. */
+static int checked_shape(const Caffe__BlobProto *b, int *ndim, int64_t *size,
+                         cv_error *err) {
+  if (blob_shape(b, ndim, size, err) < 0) return -1;
   /* Compare counts before allocating: a corrupt shape may be huge. */
   size_t have = b->n_data ? b->n_data : b->n_double_data;
   uint64_t count = 1;
-  for (int d = 0; d < ndim; d++)
+  for (int d = 0; d < *ndim; d++)
     count = (size[d] && count > UINT64_MAX / (uint64_t)size[d])
                 ? UINT64_MAX : count * (uint64_t)size[d];
   if (count != have) {
     char s[CV_SHAPE_STR_MAX];
-    cv_error_set(err, "blob shape %s holds %llu values but the blob has %zu",
-                 cv_shape_str(ndim, size, s, sizeof s),
-                 (unsigned long long)count, have);
-    return NULL;
+    return cv_error_set(err, "blob shape %s holds %llu values but the blob "
+                        "has %zu", cv_shape_str(*ndim, size, s, sizeof s),
+                        (unsigned long long)count, have);
   }
+  return 0;
+}
+
+cv_tensor *cv_caffe_blob_to_tensor(const Caffe__BlobProto *b, cv_error *err) {
+  int ndim = 0;
+  int64_t size[CV_MAX_DIMS];
+  if (checked_shape(b, &ndim, size, err) < 0) return NULL;
   cv_tensor *t = cv_tensor_empty(ndim, size, err);
   if (!t) return NULL;
   float *dst = cv_tensor_data(t);
+  size_t have = b->n_data ? b->n_data : b->n_double_data;
   if (b->n_data)
     memcpy(dst, b->data, have * sizeof(float));
   else
@@ -56,9 +63,28 @@ cv_tensor *cv_caffe_blob_to_tensor(const Caffe__BlobProto *b, cv_error *err) {
   return t;
 }
 
+/* Makes the blob's float array the storage of t, which must have been made
+ * just now with the blob's count: the array came from the 64-byte aligned
+ * allocator (see pbutil.h) and is freed with free(), as storage is. */
+static void adopt_values(cv_tensor *t, Caffe__BlobProto *b) {
+  cv_storage *s = t->storage;
+  free(s->data); /* never touched: cv_tensor_empty leaves it unwritten */
+  s->data = b->data;
+  b->data = NULL, b->n_data = 0;
+}
+
 cv_tensor *cv_caffe_blob_take_tensor(Caffe__BlobProto *b, cv_error *err) {
-  cv_tensor *t = cv_caffe_blob_to_tensor(b, err);
-  if (!t) return NULL;
+  cv_tensor *t;
+  int ndim = 0;
+  int64_t size[CV_MAX_DIMS];
+  if (b->n_data > 0 && ((uintptr_t)b->data & 63) == 0) {
+    if (checked_shape(b, &ndim, size, err) < 0 ||
+        !(t = cv_tensor_empty(ndim, size, err)))
+      return NULL;
+    adopt_values(t, b);
+  } else if (!(t = cv_caffe_blob_to_tensor(b, err))) {
+    return NULL;
+  }
   free(b->data), b->data = NULL, b->n_data = 0;
   free(b->double_data), b->double_data = NULL, b->n_double_data = 0;
   free(b->diff), b->diff = NULL, b->n_diff = 0;

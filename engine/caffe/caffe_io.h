@@ -74,9 +74,11 @@ char *cv_caffe_format_text(const ProtobufCMessage *msg, cv_error *err);
 
 /* ---- weights (binary) -------------------------------------------------- */
 
-/* Reads a caffemodel (V1 or V2) into a V2 NetParameter. The file is read
- * into one buffer that is freed before returning, so peak memory is about
- * twice the file size. */
+/* Reads a caffemodel (V1 or V2) into a V2 NetParameter. The file is mapped
+ * (not copied) and unmapped before returning, so peak memory is about twice
+ * the file size; cv_caffe_blob_take_tensor then adopts each value array
+ * without a copy. (A file truncated by another process while it is being
+ * read would end the process with SIGBUS: the price of not copying.) */
 Caffe__NetParameter *cv_caffe_read_weights(const char *caffemodel_path,
                                            cv_error *err);
 Caffe__NetParameter *cv_caffe_read_weights_from_memory(const uint8_t *buf,

@@ -25,7 +25,8 @@ static ProtobufCMessage *unpack_or_explain(const uint8_t *buf, size_t n,
     cv_error_set(err, "%s: the file is empty", name);
     return NULL;
   }
-  ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, n, buf);
+  ProtobufCMessage *m =
+      protobuf_c_message_unpack(d, &cv_pb_aligned_allocator, n, buf);
   if (m) return m;
   if (cv_pb_wire_check(buf, n, d, err) == 0)
     cv_error_set(err, "%s: not a valid %s (protobuf-c refused it)", name,
@@ -35,17 +36,14 @@ static ProtobufCMessage *unpack_or_explain(const uint8_t *buf, size_t n,
   return NULL;
 }
 
-Caffe__NetParameter *cv_caffe_read_weights_from_memory(const uint8_t *buf,
-                                                       size_t n,
-                                                       const char *name,
-                                                       cv_error *err) {
-  Caffe__NetParameter *net = (Caffe__NetParameter *)unpack_or_explain(
-      buf, n, name, &caffe__net_parameter__descriptor, err);
+/* The checks and upgrade every caffemodel gets once unpacked. */
+static Caffe__NetParameter *finish_weights(Caffe__NetParameter *net,
+                                           const char *name, cv_error *err) {
   if (!net) return NULL;
   if (net->n_layer == 0 && net->n_layers == 0) {
-    cv_caffe_net_free(net);
     cv_error_set(err, "%s: no layers in this NetParameter (not a "
                  "caffemodel?)", name);
+    cv_caffe_net_free(net);
     return NULL;
   }
   if (cv_caffe_upgrade(net, name, err) < 0) {
@@ -55,27 +53,27 @@ Caffe__NetParameter *cv_caffe_read_weights_from_memory(const uint8_t *buf,
   return net;
 }
 
+Caffe__NetParameter *cv_caffe_read_weights_from_memory(const uint8_t *buf,
+                                                       size_t n,
+                                                       const char *name,
+                                                       cv_error *err) {
+  return finish_weights((Caffe__NetParameter *)unpack_or_explain(
+                            buf, n, name, &caffe__net_parameter__descriptor,
+                            err),
+                        name, err);
+}
+
 Caffe__NetParameter *cv_caffe_read_weights(const char *path, cv_error *err) {
   size_t n;
-  uint8_t *buf = cv_pb_read_file(path, &n, err);
-  if (!buf) return NULL;
-  /* Unpacking copies every value out of buf: free it before any later
-   * conversion to tensors, so that at most two copies ever coexist. */
+  const uint8_t *buf;
+  if (cv_pb_map_file(path, &buf, &n, err) < 0) return NULL;
+  /* The file is mapped, not copied; unpacking copies every value out of it
+   * once (into 64-byte aligned arrays that tensors then take over), and the
+   * mapping goes before anything else: at most two copies ever coexist. */
   Caffe__NetParameter *net = (Caffe__NetParameter *)unpack_or_explain(
       buf, n, path, &caffe__net_parameter__descriptor, err);
-  free(buf);
-  if (!net) return NULL;
-  if (net->n_layer == 0 && net->n_layers == 0) {
-    cv_caffe_net_free(net);
-    cv_error_set(err, "%s: no layers in this NetParameter (not a "
-                 "caffemodel?)", path);
-    return NULL;
-  }
-  if (cv_caffe_upgrade(net, path, err) < 0) {
-    cv_caffe_net_free(net);
-    return NULL;
-  }
-  return net;
+  cv_pb_unmap_file(buf, n);
+  return finish_weights(net, path, err);
 }
 
 /* ---- writing -------------------------------------------------------------- */

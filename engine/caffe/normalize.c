@@ -43,8 +43,8 @@ static int input_shapes(Caffe__NetParameter *net, Caffe__InputParameter *ip,
     return 0;
   }
   if (net->n_input_dim != 4 * n)
-    return cv_error_set(err, "%s: %zu inputs need %zu input_dim values (4 "
-                        "each), found %zu", name, n, 4 * n, net->n_input_dim);
+    return cv_error_set(err, "%s: %zu input names need %zu input_dim values "
+                        "(4 each), found %zu", name, n, 4 * n, net->n_input_dim);
   for (size_t i = 0; i < n; i++) {
     int64_t d[4];
     for (int k = 0; k < 4; k++) d[k] = net->input_dim[4 * i + k];
@@ -109,6 +109,16 @@ static int included(const Caffe__LayerParameter *l, int phase) {
   return 0;
 }
 
+static void clear_rules(Caffe__LayerParameter *l) {
+  for (size_t i = 0; i < l->n_include; i++)
+    protobuf_c_message_free_unpacked(&l->include[i]->base, NULL);
+  for (size_t i = 0; i < l->n_exclude; i++)
+    protobuf_c_message_free_unpacked(&l->exclude[i]->base, NULL);
+  free(l->include), free(l->exclude);
+  l->include = NULL, l->exclude = NULL;
+  l->n_include = l->n_exclude = 0;
+}
+
 static int filter_phase(Caffe__NetParameter *net, const char *name, int phase,
                         cv_error *err) {
   size_t kept = 0;
@@ -120,10 +130,13 @@ static int filter_phase(Caffe__NetParameter *net, const char *name, int phase,
                           l->name ? l->name : "");
   }
   for (size_t i = 0; i < net->n_layer; i++) {
-    if (included(net->layer[i], phase))
-      net->layer[kept++] = net->layer[i];
-    else
-      protobuf_c_message_free_unpacked(&net->layer[i]->base, NULL);
+    Caffe__LayerParameter *l = net->layer[i];
+    if (!included(l, phase)) {
+      protobuf_c_message_free_unpacked(&l->base, NULL);
+      continue;
+    }
+    clear_rules(l); /* the result is this phase's net: rules are spent */
+    net->layer[kept++] = l;
   }
   net->n_layer = kept;
   return 0;

@@ -3,6 +3,10 @@
 #include "pbutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +73,51 @@ int cv_pb_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f) {
          *(const protobuf_c_boolean *)(base + f->quantifier_offset);
 }
 
+static void *aligned_alloc64(void *ud, size_t size) {
+  (void)ud;
+  size = (size + 63) & ~(size_t)63; /* aligned_alloc wants a multiple */
+  return aligned_alloc(64, size ? size : 64);
+}
+
+static void free_any(void *ud, void *p) {
+  (void)ud;
+  free(p);
+}
+
+/* free() releases what aligned_alloc gives, so messages unpacked with this
+ * allocator are freed with protobuf_c_message_free_unpacked(m, NULL). */
+ProtobufCAllocator cv_pb_aligned_allocator = {aligned_alloc64, free_any, NULL};
+
 /* ---- files -------------------------------------------------------------- */
+
+int cv_pb_map_file(const char *path, const uint8_t **buf, size_t *n,
+                   cv_error *err) {
+  *buf = NULL, *n = 0;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return cv_error_set(err, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return cv_error_set(err, "%s: not a regular file", path);
+  }
+  if (st.st_size == 0) {
+    close(fd);
+    return 0;
+  }
+  void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED)
+    return cv_error_set(err, "%s: cannot map the file: %s", path,
+                        strerror(errno));
+  madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+  *buf = p, *n = (size_t)st.st_size;
+  return 0;
+}
+
+void cv_pb_unmap_file(const uint8_t *buf, size_t n) {
+  if (buf) munmap((void *)buf, n);
+}
 
 uint8_t *cv_pb_read_file(const char *path, size_t *n, cv_error *err) {
   FILE *f = fopen(path, "rb");
@@ -174,67 +222,85 @@ static int walk_delimited(walk *w, size_t at, size_t start, size_t len,
   return 0;
 }
 
+/* A known field must arrive with its own wire type (or packed). */
+static int check_wire_type(walk *w, size_t at, int wt, unsigned id,
+                           const ProtobufCFieldDescriptor *f,
+                           const ProtobufCMessageDescriptor *d) {
+  int want = expected_wire_type(f);
+  int packed_ok = f->label == PROTOBUF_C_LABEL_REPEATED && wt == 2 &&
+                  want != 2;
+  if (wt == want || packed_ok) return 0;
+  char msg[200];
+  snprintf(msg, sizeof msg, "field '%s' (%u) has wire type %d, expected %d: "
+           "corrupt or not a %s", f->name, id, wt, want, d->name);
+  return walk_fail(w, at, msg);
+}
+
+/* Steps *pos over a value of wire type 0, 1 or 5. */
+static int skip_scalar(walk *w, size_t at, size_t *pos, size_t end, int wt) {
+  uint64_t v;
+  if (wt == 0) {
+    if (read_varint(w->buf, pos, end, &v) < 0)
+      return walk_fail(w, at, "the data ends inside a number (truncated?)");
+    return 0;
+  }
+  size_t need = wt == 1 ? 8 : 4;
+  if (end - *pos < need)
+    return walk_fail(w, at, "the data ends inside a fixed-size value "
+                     "(truncated?)");
+  *pos += need;
+  return 0;
+}
+
+/* Steps *pos over a length-delimited value, checking inside known ones. */
+static int skip_delimited(walk *w, size_t at, size_t *pos, size_t end,
+                          const ProtobufCFieldDescriptor *f,
+                          const ProtobufCMessageDescriptor *d,
+                          unsigned *counts, int depth) {
+  uint64_t v;
+  if (read_varint(w->buf, pos, end, &v) < 0)
+    return walk_fail(w, at, "the data ends inside a length (truncated?)");
+  if (v > end - *pos) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s%s%sdeclares %llu bytes but only %zu "
+             "remain (truncated, or a corrupt length)", f ? "field '" : "",
+             f ? f->name : "", f ? "' " : "", (unsigned long long)v,
+             end - *pos);
+    return walk_fail(w, at, msg);
+  }
+  size_t start = *pos;
+  *pos += (size_t)v;
+  if (!f) return 0;
+  unsigned index = counts[f - d->fields]++;
+  return walk_delimited(w, at, start, (size_t)v, f, index, depth);
+}
+
 /* One field at *pos: its tag and value. */
 static int walk_field(walk *w, size_t *pos, size_t end,
                       const ProtobufCMessageDescriptor *d, unsigned *counts,
                       int depth) {
-  char msg[200];
   size_t at = *pos;
-  uint64_t tag, v;
+  uint64_t tag;
   if (read_varint(w->buf, pos, end, &tag) < 0)
     return walk_fail(w, at, "the data ends inside a field tag (truncated?)");
   int wt = (int)(tag & 7);
   uint64_t id = tag >> 3;
-  if (id == 0 || id > 536870911u)
-    return walk_fail(w, at, "field number 0: this is not protobuf data");
-  const ProtobufCFieldDescriptor *f =
-      protobuf_c_message_descriptor_get_field(d, (unsigned)id);
-  if (f) {
-    int want = expected_wire_type(f);
-    int packed_ok = f->label == PROTOBUF_C_LABEL_REPEATED && wt == 2 &&
-                    want != 2;
-    if (wt != want && !packed_ok) {
-      snprintf(msg, sizeof msg, "field '%s' (%u) has wire type %d, expected "
-               "%d: corrupt or not a %s", f->name, (unsigned)id, wt, want,
-               d->name);
-      return walk_fail(w, at, msg);
-    }
-  }
-  switch (wt) {
-  case 0:
-    if (read_varint(w->buf, pos, end, &v) < 0)
-      return walk_fail(w, at, "the data ends inside a number (truncated?)");
-    return 0;
-  case 1: case 5: {
-    size_t need = wt == 1 ? 8 : 4;
-    if (end - *pos < need)
-      return walk_fail(w, at, "the data ends inside a fixed-size value "
-                       "(truncated?)");
-    *pos += need;
-    return 0;
-  }
-  case 2: {
-    if (read_varint(w->buf, pos, end, &v) < 0)
-      return walk_fail(w, at, "the data ends inside a length (truncated?)");
-    if (v > end - *pos) {
-      snprintf(msg, sizeof msg, "%s%s%sdeclares %llu bytes but only %zu "
-               "remain (truncated, or a corrupt length)",
-               f ? "field '" : "", f ? f->name : "", f ? "' " : "",
-               (unsigned long long)v, end - *pos);
-      return walk_fail(w, at, msg);
-    }
-    size_t start = *pos;
-    *pos += (size_t)v;
-    if (!f) return 0;
-    unsigned index = counts[f - d->fields]++;
-    return walk_delimited(w, at, start, (size_t)v, f, index, depth);
-  }
-  default:
-    snprintf(msg, sizeof msg, "wire type %d (field %llu) is not used by "
-             "Caffe's files: this is not a %s", wt, (unsigned long long)id,
-             d->name);
+  if (id == 0 || id > 536870911u) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "field number %llu is impossible: this is not "
+             "protobuf data", (unsigned long long)id);
     return walk_fail(w, at, msg);
   }
+  const ProtobufCFieldDescriptor *f =
+      protobuf_c_message_descriptor_get_field(d, (unsigned)id);
+  if (f && check_wire_type(w, at, wt, (unsigned)id, f, d) < 0) return -1;
+  if (wt == 0 || wt == 1 || wt == 5) return skip_scalar(w, at, pos, end, wt);
+  if (wt == 2) return skip_delimited(w, at, pos, end, f, d, counts, depth);
+  char msg[200];
+  snprintf(msg, sizeof msg, "wire type %d (field %llu) is not used by "
+           "Caffe's files: this is not a %s", wt, (unsigned long long)id,
+           d->name);
+  return walk_fail(w, at, msg);
 }
 
 static int walk_message(walk *w, size_t start, size_t end,

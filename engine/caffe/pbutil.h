@@ -35,6 +35,16 @@ size_t cv_pb_type_size(ProtobufCType t);
 int cv_pb_wire_check(const uint8_t *buf, size_t n,
                      const ProtobufCMessageDescriptor *d, cv_error *err);
 
+/* protobuf-c allocations aligned to 64 bytes (the tensor storage alignment),
+ * so that a blob's value array can become a tensor's storage as it is. */
+extern ProtobufCAllocator cv_pb_aligned_allocator;
+
+/* Maps a whole file read-only (no copy: the page cache is the buffer) into
+ * *buf, *n. An empty file gives *buf NULL, *n 0. Returns 0 or -1. */
+int cv_pb_map_file(const char *path, const uint8_t **buf, size_t *n,
+                   cv_error *err);
+void cv_pb_unmap_file(const uint8_t *buf, size_t n);
+
 /* Reads a whole file into a malloc'd buffer (a NUL is added after it). */
 uint8_t *cv_pb_read_file(const char *path, size_t *n, cv_error *err);
 

@@ -298,8 +298,10 @@ static int parse_scalar(parser *p, const ProtobufCFieldDescriptor *f,
   if (f->type == PROTOBUF_C_TYPE_ENUM) return parse_enum(p, f, out);
   int neg = 0;
   if (is_sym(p, '-')) {
+    int line = p->tline, col = p->tcol;
     neg = 1;
     if (next(p) < 0) return -1;
+    p->tline = line, p->tcol = col; /* messages point at the sign */
   }
   if (f->type == PROTOBUF_C_TYPE_FLOAT || f->type == PROTOBUF_C_TYPE_DOUBLE) {
     double v = 0;
@@ -400,6 +402,43 @@ static int v0_layer(parser *p) {
               "Caffe's upgrade_net_proto_text tool");
 }
 
+/* Parameters of the layer types Caffe has and cnnvis does not: a file that
+ * uses them is valid Caffe, so the block is skipped and the layer's type is
+ * left for the net builder to refuse by name. */
+static const char *const other_layer_params[] = {
+    "argmax_param", "bias_param", "clip_param", "contrastive_loss_param",
+    "crop_param", "dummy_data_param", "elu_param", "embed_param", "exp_param",
+    "hdf5_data_param", "hdf5_output_param", "hinge_loss_param",
+    "infogain_loss_param", "log_param", "memory_data_param", "mvn_param",
+    "parameter_param", "prelu_param", "python_param", "recurrent_param",
+    "reduction_param", "spp_param", "slice_param", "swish_param",
+    "threshold_param", "tile_param", "window_data_param", NULL};
+
+static int is_other_layer_param(const ProtobufCMessageDescriptor *d,
+                                const char *name) {
+  if (d != &caffe__layer_parameter__descriptor &&
+      d != &caffe__v1_layer_parameter__descriptor)
+    return 0;
+  for (int i = 0; other_layer_params[i]; i++)
+    if (strcmp(other_layer_params[i], name) == 0) return 1;
+  return 0;
+}
+
+/* Skips `{ ... }` (or `< ... >`) after an optional ':', nesting included. */
+static int skip_block(parser *p) {
+  if (next(p) < 0) return -1;
+  if (is_sym(p, ':') && next(p) < 0) return -1;
+  if (!is_sym(p, '{') && !is_sym(p, '<')) return expected(p, "'{'");
+  int level = 1;
+  while (level > 0) {
+    if (next(p) < 0) return -1;
+    if (p->kind == T_EOF) return expected(p, "'}'");
+    if (is_sym(p, '{') || is_sym(p, '<')) level++;
+    if (is_sym(p, '}') || is_sym(p, '>')) level--;
+  }
+  return 0;
+}
+
 static int parse_field(parser *p, const ProtobufCMessageDescriptor *d,
                        ProtobufCMessage *m, int depth) {
   char name[128];
@@ -409,6 +448,7 @@ static int parse_field(parser *p, const ProtobufCMessageDescriptor *d,
   name[p->len] = 0;
   const ProtobufCFieldDescriptor *f =
       protobuf_c_message_descriptor_get_field_by_name(d, name);
+  if (!f && is_other_layer_param(d, name)) return skip_block(p);
   if (!f) return unknown_field(p, d);
   if (f->descriptor == &caffe__v0_layer_parameter__descriptor)
     return v0_layer(p);

@@ -14,12 +14,14 @@
 typedef struct {
   struct jpeg_error_mgr pub; /* first: libjpeg sees only this part */
   jmp_buf jump;
+  int code;                  /* libjpeg's message code of the failure */
   char msg[JMSG_LENGTH_MAX];
 } jpeg_err;
 
 static void on_error_exit(j_common_ptr ci) {
   jpeg_err *e = (jpeg_err *)ci->err;
   ci->err->format_message(ci, e->msg);
+  e->code = ci->err->msg_code;
   longjmp(e->jump, 1);
 }
 
@@ -43,13 +45,13 @@ typedef struct {
 } jpeg_reader;
 
 /* Refuses color spaces we do not convert and sizes beyond the limit;
- * fills e.msg and returns -1. */
+ * fills e.msg and returns -3. */
 static int check_header(jpeg_reader *r) {
   J_COLOR_SPACE cs = r->ci.jpeg_color_space;
   if (cs == JCS_CMYK || cs == JCS_YCCK) {
     snprintf(r->e.msg, sizeof r->e.msg, "%s JPEG files are not supported "
              "(only gray and color)", cs == JCS_CMYK ? "CMYK" : "YCCK");
-    return -1;
+    return -3;
   }
   double values = (double)r->ci.image_width * r->ci.image_height *
                   (r->ci.num_components == 1 ? 1 : 3);
@@ -57,7 +59,7 @@ static int check_header(jpeg_reader *r) {
     snprintf(r->e.msg, sizeof r->e.msg, "a %ux%u image is larger than the limit "
              "of %lld values", (unsigned)r->ci.image_width,
              (unsigned)r->ci.image_height, (long long)CV_IO_MAX_VALUES);
-    return -1;
+    return -3;
   }
   r->ci.out_color_space = r->ci.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   return 0;
@@ -73,13 +75,14 @@ static void row_to_planes(jpeg_reader *r, size_t y) {
 }
 
 /* Everything that may longjmp happens here: the caller frees r's fields.
- * Returns -1 with e.msg set, -2 with err set. */
+ * Returns -1 for a libjpeg error, -3 for our refusal (both in e.msg), -2
+ * with err set. */
 static int decode(jpeg_reader *r, const unsigned char *buf, size_t n, cv_error *err) {
   if (setjmp(r->e.jump)) return -1;
   jpeg_create_decompress(&r->ci);
   jpeg_mem_src(&r->ci, buf, (unsigned long)n);
   jpeg_read_header(&r->ci, TRUE);
-  if (check_header(r) < 0) return -1;
+  if (check_header(r) < 0) return -3;
   jpeg_start_decompress(&r->ci);
   int64_t size[3] = {r->ci.output_components, r->ci.output_height, r->ci.output_width};
   r->t = cv_tensor_empty(3, size, err);
@@ -104,10 +107,20 @@ cv_tensor *cv_jpeg_load_from_memory(const unsigned char *buf, size_t n,
   r->e.pub.emit_message = on_emit_message;
   r->e.pub.output_message = on_output_message;
   int status = decode(r, buf, n, err);
+  /* where libjpeg stopped reading: the end, for truncated data */
+  size_t at = r->ci.src ? n - r->ci.src->bytes_in_buffer : 0;
   jpeg_destroy_decompress(&r->ci);
   cv_tensor *t = r->t;
   if (status != 0) {
-    if (status == -1) cv_error_set(err, "%s: bad JPEG: %s", name, r->e.msg);
+    int code = r->e.code;
+    if (status == -1 && (code == JWRN_JPEG_EOF || code == JERR_INPUT_EOF ||
+                         code == JERR_INPUT_EMPTY))
+      cv_error_set(err, "%s: bad JPEG: truncated file (it ends at byte offset %zu)",
+                   name, n);
+    else if (status == -1)
+      cv_error_set(err, "%s: bad JPEG: %s (near byte offset %zu)", name, r->e.msg, at);
+    if (status == -3) cv_error_set(err, "%s: %s", name, r->e.msg);
+    if (status == -2) cv_error_prefix(err, "%s", name);
     cv_tensor_release(t);
     t = NULL;
   }

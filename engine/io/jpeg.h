@@ -6,7 +6,8 @@
  * Gray JPEGs give C = 1, color (YCbCr or RGB) JPEGs C = 3 in RGB order.
  * CMYK and YCCK files are refused with a clear error. Corrupt or truncated
  * data is an error naming the file (libjpeg would only warn and fill the rest
- * with gray); harmless metadata warnings are ignored.
+ * with gray); harmless metadata warnings are ignored. The pixels come as
+ * stored: an Exif orientation tag is not applied (Caffe does not either).
  */
 #ifndef CV_IO_JPEG_H
 #define CV_IO_JPEG_H

@@ -88,8 +88,9 @@ static int parse_descr(npy_header *h) {
              h->itemsize == 8)) ||
            (h->kind == 'b' && h->itemsize == 1);
   if (!ok)
-    return fail_at(h, at, "unsupported dtype '%s' in header field 'descr' "
-                   "(supported: f4 f8 i1 u1 i2 u2 i4 u4 i8 u8 b1)", d);
+    return cv_error_set(h->err, "%s: unsupported dtype '%s' (header field 'descr' "
+                        "at byte offset %zu); supported: f4 f8 i1 u1 i2 u2 i4 u4 i8 "
+                        "u8 b1", h->name, d, at);
   return 0;
 }
 
@@ -107,7 +108,8 @@ static int parse_dim(npy_header *h, int64_t *v) {
   size_t at = h->pos;
   int64_t x = 0;
   while (h->pos < h->end && h->buf[h->pos] >= '0' && h->buf[h->pos] <= '9') {
-    if (x > ((int64_t)1 << 56)) return fail_at(h, at, "bad header: a size in 'shape' is too large");
+    if (x > ((int64_t)1 << 56))
+      return fail_at(h, at, "bad header: a size in 'shape' is too large");
     x = x * 10 + (h->buf[h->pos++] - '0');
   }
   if (h->pos == at) return fail_at(h, at, "bad header: expected a size in 'shape'");
@@ -173,18 +175,20 @@ static int parse_dict(npy_header *h) {
 static int parse_preamble(npy_header *h, size_t n, size_t *data) {
   if (n < NPY_MAGIC_LEN || memcmp(h->buf, NPY_MAGIC, NPY_MAGIC_LEN))
     return fail_at(h, 0, "not a .npy file: bad magic");
-  if (n < 10) return fail_at(h, NPY_MAGIC_LEN, "truncated header: the file has only %zu bytes", n);
+  if (n < 8)
+    return fail_at(h, NPY_MAGIC_LEN, "truncated header: the file has only %zu bytes", n);
   int major = h->buf[6], minor = h->buf[7];
   if (major < 1 || major > 3 || minor != 0)
     return fail_at(h, 6, "unsupported .npy format version %d.%d (supported: 1.0, 2.0, 3.0)",
                    major, minor);
   size_t lenbytes = major == 1 ? 2 : 4, hlen = 0;
-  if (n < 8 + lenbytes) return fail_at(h, 8, "truncated header: the file has only %zu bytes", n);
+  if (n < 8 + lenbytes)
+    return fail_at(h, 8, "truncated header: the file has only %zu bytes", n);
   for (size_t i = lenbytes; i-- > 0;) hlen = (hlen << 8) | h->buf[8 + i];
   h->pos = 8 + lenbytes;
   if (hlen > n - h->pos)
-    return fail_at(h, h->pos, "truncated header: it declares %zu bytes, the file has %zu after this offset",
-                   hlen, n - h->pos);
+    return fail_at(h, h->pos, "truncated header: it declares %zu bytes, the file has "
+                   "%zu after this offset", hlen, n - h->pos);
   h->end = h->pos + hlen;
   *data = h->end;
   return 0;
@@ -198,25 +202,36 @@ static float decode_one(const npy_header *h, const unsigned char *p) {
   int shift = 64 - 8 * h->itemsize;
   switch (h->kind) {
   case 'f':
-    if (h->itemsize == 4) { uint32_t u = (uint32_t)v; float f; memcpy(&f, &u, 4); return f; }
-    { double d; memcpy(&d, &v, 8); return (float)d; }
+    if (h->itemsize == 4) {
+      uint32_t u = (uint32_t)v;
+      float f;
+      memcpy(&f, &u, 4);
+      return f;
+    } else {
+      double d;
+      memcpy(&d, &v, 8);
+      return (float)d;
+    }
   case 'i': return (float)((int64_t)(v << shift) >> shift);
   case 'u': return (float)v;
   default: return v ? 1.0f : 0.0f;
   }
 }
 
-/* Element count, refusing products that overflow. */
+/* Element count, refusing products that overflow. Zero sizes count as 1
+ * for the check: the strides of (0, 2^40, 2^40) overflow as well. */
 static int count_elements(npy_header *h, size_t data, size_t n, int64_t *numel) {
-  int64_t c = 1;
+  int64_t c = 1, span = 1;
   for (int i = 0; i < h->ndim; i++) {
-    if (h->size[i] != 0 && c > INT64_MAX / 8 / h->size[i])
+    int64_t s = h->size[i] ? h->size[i] : 1;
+    if (span > INT64_MAX / 8 / s)
       return fail_at(h, h->shape_at, "'shape' is too large");
+    span *= s;
     c *= h->size[i];
   }
   if ((uint64_t)c * (uint64_t)h->itemsize > n - data)
-    return fail_at(h, data, "truncated data: the shape needs %lld bytes, the file has %zu after this offset",
-                   (long long)(c * h->itemsize), n - data);
+    return fail_at(h, data, "truncated data: the shape needs %lld bytes, the file has "
+                   "%zu after this offset", (long long)(c * h->itemsize), n - data);
   *numel = c;
   return 0;
 }
@@ -228,13 +243,14 @@ cv_tensor *cv_npy_load_from_memory(const unsigned char *buf, size_t n,
   int64_t numel = 0;
   if (parse_preamble(&h, n, &data) < 0 || parse_dict(&h) < 0) return NULL;
   if (h.fortran && h.ndim > 1) {
-    fail_at(&h, h.fortran_at, "Fortran order is not supported (header field 'fortran_order'); "
-            "save a C-ordered array, e.g. np.ascontiguousarray(a)");
+    cv_error_set(err, "%s: Fortran order is not supported (header field "
+                 "'fortran_order' at byte offset %zu); save a C-ordered array, "
+                 "e.g. np.ascontiguousarray(a)", name, h.fortran_at);
     return NULL;
   }
   if (count_elements(&h, data, n, &numel) < 0) return NULL;
   cv_tensor *t = cv_tensor_empty(h.ndim, h.size, err);
-  if (!t) return NULL;
+  if (!t) return cv_error_prefix(err, "%s", name), NULL;
   float *out = cv_tensor_data(t);
   const unsigned char *p = buf + data;
   if (h.kind == 'f' && h.itemsize == 4 && !h.big && ((const union { int i; char c; }){1}).c)

@@ -34,6 +34,7 @@ typedef struct {
   size_t n, pos;
   png_structp png;
   png_infop info;
+  int past_end;              /* the error was reading beyond the data */
   unsigned char *pixels;     /* the decoded image, rows one after another */
   png_bytep *rows;
   cv_tensor *t;
@@ -42,9 +43,8 @@ typedef struct {
 static void read_mem(png_structp png, png_bytep out, size_t len) {
   png_reader *r = png_get_io_ptr(png);
   if (len > r->n - r->pos) {
-    char why[128];
-    snprintf(why, sizeof why, "the data ends at byte offset %zu (truncated file)", r->n);
-    png_error(png, why);
+    r->past_end = 1;
+    png_error(png, "truncated file");
   }
   memcpy(out, r->buf + r->pos, len);
   r->pos += len;
@@ -63,17 +63,20 @@ static void set_transforms(png_reader *r) {
 
 /* Refuses sizes beyond CV_IO_MAX_VALUES, and sizes that deflate (at most
  * ~1032:1) could not have packed into the bytes we have: such a file is
- * truncated, and refusing early avoids a huge allocation. */
-static void check_size(png_reader *r, size_t w, size_t h, size_t c, size_t rowbytes) {
+ * truncated, and refusing early avoids a huge allocation. raw_rowbytes is
+ * the row size as stored, before palettes and small depths are expanded. */
+static void check_size(png_reader *r, size_t w, size_t h, size_t c,
+                       size_t raw_rowbytes) {
   char why[160];
   if ((double)w * (double)h * (double)c > (double)CV_IO_MAX_VALUES) {
-    snprintf(why, sizeof why, "a %zux%zu image with %zu channels is larger than "
-             "the limit of %lld values", w, h, c, (long long)CV_IO_MAX_VALUES);
+    snprintf(why, sizeof why, "a %zux%zu image of %zu channel%s is larger than "
+             "the limit of %lld values", w, h, c, c == 1 ? "" : "s",
+             (long long)CV_IO_MAX_VALUES);
     png_error(r->png, why);
   }
-  if ((double)(rowbytes + 1) * (double)h / 1100.0 > (double)r->n) {
-    snprintf(why, sizeof why, "a %zux%zu image cannot fit in %zu bytes "
-             "(truncated file)", w, h, r->n);
+  if ((double)(raw_rowbytes + 1) * (double)h / 1100.0 > (double)r->n) {
+    snprintf(why, sizeof why, "truncated file (a %zux%zu image cannot fit "
+             "in %zu bytes)", w, h, r->n);
     png_error(r->png, why);
   }
 }
@@ -99,13 +102,14 @@ static int decode(png_reader *r, cv_error *err) {
   if (setjmp(png_jmpbuf(r->png))) return -1;
   png_set_read_fn(r->png, r, read_mem);
   png_read_info(r->png, r->info);
+  size_t raw_rowbytes = png_get_rowbytes(r->png, r->info);
   set_transforms(r);
   size_t w = png_get_image_width(r->png, r->info);
   size_t h = png_get_image_height(r->png, r->info);
   size_t c = png_get_channels(r->png, r->info);
   size_t rowbytes = png_get_rowbytes(r->png, r->info);
   int depth = png_get_bit_depth(r->png, r->info);
-  check_size(r, w, h, c, rowbytes);
+  check_size(r, w, h, c, raw_rowbytes);
   r->pixels = malloc(rowbytes * h);
   r->rows = malloc(h * sizeof *r->rows);
   if (!r->pixels || !r->rows) png_error(r->png, "out of memory");
@@ -133,8 +137,12 @@ cv_tensor *cv_png_load_from_memory(const unsigned char *buf, size_t n,
   free(r.pixels);
   free(r.rows);
   if (status == 0) return r.t;
+  if (status == -2) cv_error_prefix(err, "%s", name);
   cv_tensor_release(r.t);
-  if (status == -1) cv_error_set(err, "%s: bad PNG: %s", name, r.m.msg);
+  if (status == -1 && r.past_end)
+    cv_error_set(err, "%s: bad PNG: truncated file (it ends at byte offset %zu)", name, n);
+  else if (status == -1)
+    cv_error_set(err, "%s: bad PNG: %s (near byte offset %zu)", name, r.m.msg, r.pos);
   return NULL;
 }
 

@@ -6,6 +6,7 @@
  *   call.c   protected calls with a traceback, Ctrl-C, error reports
  *   paths.c  finds the Lua library next to the executable
  *   repl.c   the interactive loop (libedit on a terminal)
+ *   complete.c  Tab completion of names, fields and methods
  * Unlike the engine, these files talk to Lua and print: they are the
  * program's front end, linked only into the executable.
  */
@@ -40,5 +41,10 @@ int cv_launcher_setcv(lua_State *L);
 
 /* Reads, evaluates and prints chunks from stdin until end of input. */
 void cv_repl_run(lua_State *L);
+
+/* Hooks Tab completion over L's values into libedit; _done frees what the
+ * last completion kept. */
+void cv_complete_init(lua_State *L);
+void cv_complete_done(void);
 
 #endif

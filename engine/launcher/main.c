@@ -18,6 +18,8 @@ static const char help_text[] =
     "built in (require \"cnnvis\"), or opens a REPL.\n"
     "  script args    run script; arg[0] is script, arg[1..] and ... are args\n"
     "  -              run the script read from stdin\n"
+    "  train solver.prototxt [--resume x.caffemodel] [--iters n]\n"
+    "                 train a Caffe net from its solver file\n"
     "  -e chunk       run the Lua chunk (repeatable; the global cv is set first)\n"
     "  -l mod         require mod into the global mod (-l g=mod: into global g)\n"
     "  -i             open the REPL after the chunks and the script\n"
@@ -29,8 +31,8 @@ static const char help_text[] =
     "With no script and no -e, a REPL opens when stdin is a terminal; otherwise\n"
     "the program is read from stdin. In the REPL the global cv is require \"cnnvis\",\n"
     "an expression prints its values, an unfinished chunk continues after '>>',\n"
-    "Ctrl-C stops a running chunk and Ctrl-D quits. History is kept in\n"
-    "~/.cnnvis_history ($CNNVIS_HISTORY names another file; empty: none).\n"
+    "Tab completes names, Ctrl-C stops a running chunk, Ctrl-D quits. History is\n"
+    "kept in ~/.cnnvis_history ($CNNVIS_HISTORY names another file; empty: none).\n"
     "Errors print \"" CV_PROGNAME ": message\" and a traceback on stderr and exit with 1.\n"
     "The cnnvis library beside this executable (the build tree's lua/ or\n"
     "<prefix>/share/lua/5.4/) comes first in package.path; LUA_PATH and LUA_CPATH\n"
@@ -146,8 +148,31 @@ static int run_options(lua_State *L, char **argv, int end) {
   return LUA_OK;
 }
 
+/* `cnnvis train ...`: a word of cnnvis.cli's that names no file here runs
+ * cli.main(word, args...). */
+static int run_subcommand(lua_State *L, char **argv, int argc, int at) {
+  static const char *const words[] = {"train", NULL};
+  int known = 0;
+  for (int i = 0; words[i] != NULL; i++) known |= strcmp(argv[at], words[i]) == 0;
+  FILE *f = known ? fopen(argv[at], "r") : NULL;
+  if (!known || f != NULL) {
+    if (f != NULL) fclose(f);
+    return -1;
+  }
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "cnnvis.cli");
+  int status = cv_launcher_docall(L, 1, 1);
+  if (status != LUA_OK) return cv_launcher_report(L, status, CV_PROGNAME);
+  lua_getfield(L, -1, "main");
+  luaL_checkstack(L, argc - at, "too many arguments");
+  for (int i = at; i < argc; i++) lua_pushstring(L, argv[i]);
+  return cv_launcher_report(L, cv_launcher_docall(L, argc - at, 0), CV_PROGNAME);
+}
+
 /* The script at argv[script] ("-": stdin) with the rest as its `...`. */
 static int run_script(lua_State *L, char **argv, int argc, int script) {
+  int sub = run_subcommand(L, argv, argc, script);
+  if (sub >= 0) return sub;
   const char *fname = argv[script];
   if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0)
     fname = NULL; /* stdin */

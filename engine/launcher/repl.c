@@ -168,9 +168,10 @@ static void print_results(lua_State *L) {
 void cv_repl_run(lua_State *L) {
   use_editline = isatty(STDIN_FILENO);
   if (use_editline) {
-    rl_readline_name = CV_PROGNAME; /* for $if cnnvis in ~/.editrc */
+    rl_readline_name = CV_PROGNAME; /* "cnnvis:" lines of ~/.editrc apply */
     rl_catch_signals = 0; /* Ctrl-C is ours: see edit_line */
     history_open();
+    cv_complete_init(L);
   }
   int status;
   while ((status = read_chunk(L)) != -1) {
@@ -180,6 +181,7 @@ void cv_repl_run(lua_State *L) {
     else cv_launcher_report(L, status, NULL);
   }
   lua_settop(L, 0);
+  if (use_editline) cv_complete_done();
   fputc('\n', stdout);
   fflush(stdout);
 }

@@ -118,6 +118,29 @@ int cv_batchnorm_backward(const cv_batchnorm_params *p, const cv_tensor *y,
   return 0;
 }
 
+int cv_batchnorm_update(double maf, int64_t m, const cv_tensor *save_mean,
+                        const cv_tensor *save_var, cv_tensor *mean,
+                        cv_tensor *var, cv_tensor *factor, cv_error *err) {
+  int64_t one = 1;
+  if (cv_check_tensor("batchnorm", "saved mean", save_mean, 1, err)) return -1;
+  int64_t c = save_mean->size[0];
+  if (cv_check_shape("batchnorm", "saved variance", save_var, 1, &c, err) ||
+      cv_check_shape("batchnorm", "mean", mean, 1, &c, err) ||
+      cv_check_shape("batchnorm", "variance", var, 1, &c, err) ||
+      cv_check_shape("batchnorm", "scale factor", factor, 1, &one, err))
+    return -1;
+  double unbias = m > 1 ? (double)m / (double)(m - 1) : 1.0;
+  float *md = cv_tensor_data(mean), *vd = cv_tensor_data(var);
+  const float *sm = cv_tensor_data(save_mean), *sv = cv_tensor_data(save_var);
+  for (int64_t i = 0; i < c; i++) {
+    md[i] = (float)(sm[i] + maf * md[i]);
+    vd[i] = (float)(unbias * sv[i] + maf * vd[i]);
+  }
+  float *f = cv_tensor_data(factor);
+  f[0] = (float)(maf * f[0] + 1.0);
+  return 0;
+}
+
 /* gamma covers x's dims 1 .. 1+gamma->ndim; returns its element count. */
 static int scale_check(const cv_tensor *x, const cv_tensor *gamma, cv_error *err) {
   if (cv_check_tensor("scale", "input", x, -1, err) ||

@@ -1,6 +1,7 @@
 /* conv.c — Convolution as im2col + sgemm (Caffe's layout and semantics):
  * shape check, forward, backward. */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -90,6 +91,16 @@ static int conv_setup(const cv_conv_params *p, const cv_tensor *x,
   return 0;
 }
 
+/* The output columns [lo, hi) whose input column w0 + ow * stride lies in
+ * [0, w): the rest read padding. */
+static void valid_cols(int64_t w0, int stride, int64_t w, int64_t ow,
+                       int64_t *lo, int64_t *hi) {
+  *lo = w0 >= 0 ? 0 : (-w0 + stride - 1) / stride;
+  *hi = w0 >= w ? 0 : (w - w0 + stride - 1) / stride;
+  if (*hi > ow) *hi = ow;
+  if (*lo > *hi) *lo = *hi;
+}
+
 /* Unfolds one image (C x H x W) into col (C*kh*kw rows x OH*OW columns). */
 static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
                    float *col) {
@@ -100,6 +111,8 @@ static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
     int64_t c = r / ((int64_t)p->kernel_w * p->kernel_h);
     const float *xc = x + c * g->h * g->w;
     float *out = col + r * g->ohw;
+    int64_t w0 = kw * p->dilation_w - p->pad_w, lo, hi;
+    valid_cols(w0, p->stride_w, g->w, g->ow, &lo, &hi);
     for (int64_t oh = 0; oh < g->oh; oh++, out += g->ow) {
       int64_t h = oh * p->stride_h - p->pad_h + kh * p->dilation_h;
       if (h < 0 || h >= g->h) {
@@ -107,11 +120,10 @@ static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
         continue;
       }
       const float *xr = xc + h * g->w;
-      int64_t w0 = kw * p->dilation_w - p->pad_w;
-      for (int64_t ow = 0; ow < g->ow; ow++) {
-        int64_t w = w0 + ow * p->stride_w;
-        out[ow] = (w >= 0 && w < g->w) ? xr[w] : 0.0f;
-      }
+      for (int64_t ow = 0; ow < lo; ow++) out[ow] = 0.0f;
+      if (p->stride_w == 1) memcpy(out + lo, xr + w0 + lo, (size_t)(hi - lo) * sizeof *out);
+      else for (int64_t ow = lo; ow < hi; ow++) out[ow] = xr[w0 + ow * p->stride_w];
+      for (int64_t ow = hi; ow < g->ow; ow++) out[ow] = 0.0f;
     }
   }
 }
@@ -131,12 +143,10 @@ static void col2im(const cv_conv_params *p, const conv_geom *g, const float *col
       for (int64_t oh = 0; oh < g->oh; oh++, in += g->ow) {
         int64_t h = oh * p->stride_h - p->pad_h + kh * p->dilation_h;
         if (h < 0 || h >= g->h) continue;
+        int64_t w0 = kw * p->dilation_w - p->pad_w, lo, hi;
+        valid_cols(w0, p->stride_w, g->w, g->ow, &lo, &hi);
         float *xr = xc + h * g->w;
-        int64_t w0 = kw * p->dilation_w - p->pad_w;
-        for (int64_t ow = 0; ow < g->ow; ow++) {
-          int64_t w = w0 + ow * p->stride_w;
-          if (w >= 0 && w < g->w) xr[w] += in[ow];
-        }
+        for (int64_t ow = lo; ow < hi; ow++) xr[w0 + ow * p->stride_w] += in[ow];
       }
     }
   }
@@ -154,10 +164,20 @@ static void forward_image(const cv_conv_params *p, const conv_geom *g,
                 (int)g->kdim, col + gi * g->kdim * g->ohw, (int)g->ohw, 0.0f,
                 y + gi * g->mg * g->ohw, (int)g->ohw);
   if (!b) return;
+#pragma omp parallel for if (g->m * g->ohw > 65536 && !omp_in_parallel())
   for (int64_t m = 0; m < g->m; m++) {
     float *ym = y + m * g->ohw;
     for (int64_t i = 0; i < g->ohw; i++) ym[i] += b[m];
   }
+}
+
+/* No input channels: BLAS rejects the empty GEMM; the output is the bias. */
+static int zero_channels(const conv_geom *g, const cv_tensor *b, cv_tensor *y) {
+  float *yd = cv_tensor_data(y);
+  for (int64_t i = 0; i < g->n * g->m; i++)
+    for (int64_t j = 0; j < g->ohw; j++)
+      yd[i * g->ohw + j] = b ? cv_tensor_data(b)[i % g->m] : 0.0f;
+  return 0;
 }
 
 int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
@@ -165,6 +185,8 @@ int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
                       cv_workspace *ws, cv_error *err) {
   conv_geom g;
   if (conv_setup(p, x, w, b, y, "output", &g, err)) return -1;
+  if (cv_tensor_numel(y) == 0) return 0;
+  if (g.kdim == 0) return zero_channels(&g, b, y);
   size_t colsize = g.direct ? 0 : (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
   /* Small batches: one image at a time, each GEMM on every thread. Larger
    * ones: one image per thread with single-threaded GEMMs (OpenBLAS runs
@@ -223,6 +245,31 @@ static void backward_image(const cv_conv_params *p, const conv_geom *g,
   if (!g->direct) col2im(p, g, col, dx);
 }
 
+/* Batches of at least one image per thread: each thread takes whole images
+ * with single-threaded GEMMs and its own partial weight gradient (slot t of
+ * part), summed into dw at the end. */
+static void backward_per_image(const cv_conv_params *p, const conv_geom *g,
+                               int threads, const float *x, const float *w,
+                               const float *dy, float *dx, float *dw,
+                               float *col, size_t colsize, float *part) {
+  int64_t xs = g->c * g->h * g->w, ys = g->m * g->ohw, wn = g->m * g->kdim;
+#pragma omp parallel num_threads(threads)
+  {
+    int t = omp_get_thread_num();
+    float *mine = dw ? part + (size_t)t * (size_t)wn : NULL;
+    if (mine) memset(mine, 0, (size_t)wn * sizeof *mine);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g->n; n++)
+      backward_image(p, g, x + n * xs, w, dy + n * ys, dx ? dx + n * xs : NULL,
+                     mine, col + colsize * (size_t)t);
+    if (dw) {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < wn; i++)
+        for (int k = 0; k < threads; k++) dw[i] += part[(size_t)k * (size_t)wn + i];
+    }
+  }
+}
+
 int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
                        const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
                        cv_tensor *dw, cv_tensor *db, cv_workspace *ws,
@@ -233,17 +280,74 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
       (dw && cv_check_like("conv2d", "weight gradient", dw, "weight", w, err)) ||
       (db && cv_check_shape("conv2d", "bias gradient", db, 1, &g.m, err)))
     return -1;
+  if (db) bias_grad(&g, cv_tensor_data(dy), cv_tensor_data(db));
+  if (cv_tensor_numel(dy) == 0 || g.kdim == 0) {  /* nothing else flows */
+    if (dx) cv_tensor_fill(dx, 0.0f);
+    return 0;
+  }
+  int threads = cv_threads_get();
+  int per_image = g.n >= threads && threads > 1;
   size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
-  float *col = cv_workspace_reserve(ws, colsize + 1, err);
+  size_t wn = (size_t)(g.m * g.kdim);
+  size_t need = per_image ? (colsize + wn) * (size_t)threads : colsize;
+  float *col = cv_workspace_reserve(ws, need + 1, err);
   if (!col) return cv_error_prefix(err, "conv2d");
   const float *xd = cv_tensor_data(x), *wd = cv_tensor_data(w);
   const float *dyd = cv_tensor_data(dy);
   float *dxd = dx ? cv_tensor_data(dx) : NULL, *dwd = dw ? cv_tensor_data(dw) : NULL;
+  if (per_image) {
+    backward_per_image(p, &g, threads, xd, wd, dyd, dxd, dwd, col, colsize,
+                       col + colsize * (size_t)threads);
+    return 0;
+  }
+  /* One image at a time: dw accumulates across them; the GEMMs are threaded. */
   int64_t xs = g.c * g.h * g.w, ys = g.m * g.ohw;
-  if (db) bias_grad(&g, dyd, cv_tensor_data(db));
-  /* Serial over images: dw accumulates across them; the GEMMs are threaded. */
   for (int64_t n = 0; n < g.n; n++)
     backward_image(p, &g, xd + n * xs, wd, dyd + n * ys,
                    dxd ? dxd + n * xs : NULL, dwd, col);
+  return 0;
+}
+
+/* Row norms of one image's weight gradient: filter m's L2 norm over its
+ * C/group x kh x kw weights. */
+static void image_filter_norms(const cv_conv_params *p, const conv_geom *g,
+                               const float *x, const float *dy, float *dw,
+                               float *col, float *norms) {
+  memset(dw, 0, (size_t)(g->m * g->kdim) * sizeof *dw);
+  backward_image(p, g, x, NULL, dy, NULL, dw, col);
+  for (int64_t m = 0; m < g->m; m++) {
+    double s = 0;
+    for (int64_t k = 0; k < g->kdim; k++) s += (double)dw[m * g->kdim + k] * dw[m * g->kdim + k];
+    norms[m] = (float)sqrt(s);
+  }
+}
+
+int cv_conv2d_filter_grad_norms(const cv_conv_params *p, const cv_tensor *x,
+                                const cv_tensor *w, const cv_tensor *dy,
+                                cv_tensor *norms, cv_workspace *ws,
+                                cv_error *err) {
+  conv_geom g;
+  if (conv_setup(p, x, w, NULL, dy, "output gradient", &g, err)) return -1;
+  int64_t want[2] = {g.n, g.m};
+  if (cv_check_shape("conv2d", "norms", norms, 2, want, err)) return -1;
+  if (cv_tensor_numel(dy) == 0 || g.kdim == 0) {
+    cv_tensor_fill(norms, 0.0f);
+    return 0;
+  }
+  int threads = cv_threads_get();
+  int slots = g.n >= threads && threads > 1 ? threads : 1;
+  size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
+  size_t per = colsize + (size_t)(g.m * g.kdim);
+  float *buf = cv_workspace_reserve(ws, per * (size_t)slots + 1, err);
+  if (!buf) return cv_error_prefix(err, "conv2d");
+  const float *xd = cv_tensor_data(x), *dyd = cv_tensor_data(dy);
+  float *nd = cv_tensor_data(norms);
+  int64_t xs = g.c * g.h * g.w, ys = g.m * g.ohw;
+#pragma omp parallel for schedule(static) num_threads(slots) if (slots > 1)
+  for (int64_t n = 0; n < g.n; n++) {
+    float *mine = buf + per * (size_t)omp_get_thread_num();
+    image_filter_norms(p, &g, xd + n * xs, dyd + n * ys, mine + colsize, mine,
+                       nd + n * g.m);
+  }
   return 0;
 }

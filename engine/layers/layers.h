@@ -6,7 +6,7 @@
  *   cv_conv_params p = cv_conv_params_default();   // 1x1 kernel, stride 1
  *   p.kernel_h = p.kernel_w = 11; p.stride_h = p.stride_w = 4;
  *   int64_t out[4];
- *   cv_conv2d_shape(&p, x->size, w->size[0], out, &err);
+ *   cv_conv2d_shape(&p, x->size, w->size, 0, out, &err);  // checks w too
  *   cv_tensor *y = cv_tensor_empty(4, out, &err);
  *   cv_workspace ws = {0};
  *   cv_conv2d_forward(&p, x, w, b, y, &ws, &err);
@@ -20,7 +20,14 @@
  * - Backward: the gradient with respect to the input (dx) is overwritten;
  *   gradients of parameters (dw, db, ...) ACCUMULATE (+=), as Caffe and the
  *   tape expect. Any of them may be NULL when not wanted.
+ * - In place (output == input, Caffe's top == bottom) is allowed for ReLU,
+ *   Sigmoid, TanH, Power, Dropout, Softmax, BatchNorm and Scale; not for
+ *   Convolution, Pooling, LRN or InnerProduct.
  * - Scratch memory comes from a cv_workspace the caller owns and reuses.
+ * - Threads: the kernels parallelise with OpenMP over images, planes or
+ *   elements, and call OpenBLAS either from one thread with all threads
+ *   (batch smaller than the thread count) or with one thread per image,
+ *   never both at once.
  * - Positions (axes, channels) are 0-based. Functions return 0 or -1 and fill
  *   err with a sentence naming the layer and the shapes involved.
  */
@@ -71,6 +78,14 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
                        const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
                        cv_tensor *dw, cv_tensor *db, cv_workspace *ws,
                        cv_error *err);
+
+/* Per-image filter gradient norms: norms (N x M) receives, for each image
+ * n and output channel m, the L2 norm of d(sum dy_n * y_n)/d w[m] over the
+ * filter's weights (bias apart), without an N-fold weight gradient. */
+int cv_conv2d_filter_grad_norms(const cv_conv_params *p, const cv_tensor *x,
+                                const cv_tensor *w, const cv_tensor *dy,
+                                cv_tensor *norms, cv_workspace *ws,
+                                cv_error *err);
 
 /* ---- Pooling ------------------------------------------------------------
  * Caffe's output size: OH = ceil((H + 2 pad - k) / stride) + 1, minus one when
@@ -135,6 +150,11 @@ int cv_linear_backward(const cv_linear_params *p, const cv_tensor *x,
                        const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
                        cv_tensor *dw, cv_tensor *db, cv_error *err);
 
+/* The same per row of x (M x N): |dy_ij| * ||x_i|| (outer-product norm). */
+int cv_linear_filter_grad_norms(const cv_linear_params *p, const cv_tensor *x,
+                                const cv_tensor *w, const cv_tensor *dy,
+                                cv_tensor *norms, cv_error *err);
+
 /* ---- element-wise activations (x, y, dy, dx all of one shape) ----------
  * ReLU: y = x > 0 ? x : slope * x. Sigmoid, TanH. Power: y = (shift + scale
  * x)^power. y may be x (in place) in forward; backward of sigmoid and tanh
@@ -179,19 +199,27 @@ int cv_softmax_backward(int axis, const cv_tensor *y, const cv_tensor *dy,
 /* Labels hold 0-based classes as floats, one per x position outside axis
  * (N, or N x H x W for axis 1 of N x C x H x W). has_ignore: labels equal
  * to ignore_label add nothing and do not count. */
+/* What the summed loss is divided by (Caffe's LossParameter.normalization):
+ * VALID the counted samples, FULL every sample, BATCH the outer size (N),
+ * NONE nothing; never by less than 1. */
+typedef enum {
+  CV_LOSS_VALID, CV_LOSS_FULL, CV_LOSS_BATCH, CV_LOSS_NONE
+} cv_loss_norm;
+
 typedef struct {
   int axis;
   int has_ignore;
   int ignore_label;
-  int top_k;  /* accuracy only */
+  int top_k;             /* accuracy only */
+  cv_loss_norm norm;     /* softmax loss only; VALID is Caffe's default */
 } cv_loss_params;
 
-/* Mean over counted samples of -log p[label] (p floored at FLT_MIN). prob
- * (x's shape) receives the softmax. 0 counted samples give 0. */
+/* Sum over counted samples of -log p[label] (p floored at FLT_MIN), divided
+ * as p->norm says. prob (x's shape) receives the softmax. */
 int cv_softmax_loss_forward(const cv_loss_params *p, const cv_tensor *x,
                             const cv_tensor *labels, cv_tensor *prob,
                             double *loss, cv_error *err);
-/* dx = dloss * (prob - onehot(label)) / counted; 0 at ignored samples. */
+/* dx = dloss * (prob - onehot(label)) / normaliser; 0 at ignored samples. */
 int cv_softmax_loss_backward(const cv_loss_params *p, const cv_tensor *prob,
                              const cv_tensor *labels, double dloss,
                              cv_tensor *dx, cv_error *err);
@@ -258,6 +286,14 @@ int cv_batchnorm_forward(const cv_batchnorm_params *p, const cv_tensor *x,
 int cv_batchnorm_backward(const cv_batchnorm_params *p, const cv_tensor *y,
                           const cv_tensor *save_var, const cv_tensor *dy,
                           cv_tensor *dx, cv_error *err);
+
+/* Caffe's training-time update of the stored statistics from a batch's
+ * (save_mean, save_var as forward wrote them, over m values per channel):
+ * mean = batch mean + maf * mean, var = m/(m-1) * batch var + maf * var,
+ * factor = maf * factor + 1, maf being moving_average_fraction. */
+int cv_batchnorm_update(double maf, int64_t m, const cv_tensor *save_mean,
+                        const cv_tensor *save_var, cv_tensor *mean,
+                        cv_tensor *var, cv_tensor *factor, cv_error *err);
 
 /* Scale: y = x * gamma (+ beta), gamma and beta with x's sizes from axis 1
  * over as many dims as gamma has (C, or C x H x W). */

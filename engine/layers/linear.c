@@ -2,6 +2,7 @@
  * One row (batch 1) goes through sgemv: the layer is memory-bound there and
  * sgemv reads the weights at full speed where a one-column GEMM does not. */
 #include <cblas.h>
+#include <math.h>
 
 #include "check.h"
 #include "layers.h"
@@ -57,7 +58,9 @@ int cv_linear_forward(const cv_linear_params *p, const cv_tensor *x,
   const float *xd = cv_tensor_data(x), *wd = cv_tensor_data(w);
   float *yd = cv_tensor_data(y);
   if (g.m == 0 || g.n == 0) return 0;
-  if (g.m == 1) {
+  if (g.k == 0) {  /* BLAS rejects a zero leading dimension */
+    for (int64_t i = 0; i < g.m * g.n; i++) yd[i] = 0.0f;
+  } else if (g.m == 1) {
     cblas_sgemv(CblasRowMajor, p->transpose ? CblasTrans : CblasNoTrans,
                 (int)(p->transpose ? g.k : g.n), (int)(p->transpose ? g.n : g.k),
                 1.0f, wd, (int)(p->transpose ? g.n : g.k), xd, 1, 0.0f, yd, 1);
@@ -119,9 +122,12 @@ int cv_linear_backward(const cv_linear_params *p, const cv_tensor *x,
       (db && cv_check_shape("linear", "bias gradient", db, 1, &g.n, err)))
     return -1;
   const float *dyd = cv_tensor_data(dy);
-  if (g.m == 0 || g.n == 0 || g.k == 0) return 0;
-  if (dw) weight_grad(p, &g, cv_tensor_data(x), dyd, cv_tensor_data(dw));
-  if (dx) input_grad(p, &g, cv_tensor_data(w), dyd, cv_tensor_data(dx));
+  if (g.m == 0 || g.n == 0) {
+    if (dx) cv_tensor_fill(dx, 0.0f);
+    return 0;
+  }
+  if (g.k > 0 && dw) weight_grad(p, &g, cv_tensor_data(x), dyd, cv_tensor_data(dw));
+  if (g.k > 0 && dx) input_grad(p, &g, cv_tensor_data(w), dyd, cv_tensor_data(dx));
   if (db) {
     float *dbd = cv_tensor_data(db);
     for (int64_t j = 0; j < g.n; j++) {
@@ -129,6 +135,26 @@ int cv_linear_backward(const cv_linear_params *p, const cv_tensor *x,
       for (int64_t i = 0; i < g.m; i++) s += dyd[i * g.n + j];
       dbd[j] += (float)s;
     }
+  }
+  return 0;
+}
+
+/* Row i's weight gradient is the outer product dy_i x_i^T, so filter j's
+ * norm is |dy_ij| * ||x_i||: no gradient is formed. */
+int cv_linear_filter_grad_norms(const cv_linear_params *p, const cv_tensor *x,
+                                const cv_tensor *w, const cv_tensor *dy,
+                                cv_tensor *norms, cv_error *err) {
+  linear_geom g;
+  if (linear_setup(p, x, w, dy, "output gradient", &g, err)) return -1;
+  int64_t want[2] = {g.m, g.n};
+  if (cv_check_shape("linear", "norms", norms, 2, want, err)) return -1;
+  const float *xd = cv_tensor_data(x), *dyd = cv_tensor_data(dy);
+  float *nd = cv_tensor_data(norms);
+  for (int64_t i = 0; i < g.m; i++) {
+    double s = 0;
+    for (int64_t k = 0; k < g.k; k++) s += (double)xd[i * g.k + k] * xd[i * g.k + k];
+    double xn = sqrt(s);
+    for (int64_t j = 0; j < g.n; j++) nd[i * g.n + j] = (float)(fabs(dyd[i * g.n + j]) * xn);
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 /* lrn.c — local response normalisation, ACROSS_CHANNELS and WITHIN_CHANNEL
- * (Caffe's scaling): forward, backward. The scale is recomputed in backward
- * from x rather than kept, so the caller keeps nothing between the passes. */
+ * (Caffe's scaling): forward, backward. Work is split into (image, channel)
+ * planes so that batch 1 runs on every thread too. The scale is recomputed
+ * in backward from x rather than kept between the passes. */
 #include <math.h>
 #include <string.h>
 
@@ -22,130 +23,118 @@ static int lrn_check(const cv_lrn_params *p, const cv_tensor *x,
   return 0;
 }
 
-/* scale over one image (C x HW): k + alpha/size * sum of squares across
- * the channel window. Plane by plane so the inner loop runs over pixels. */
-static void across_scale(const cv_lrn_params *p, int64_t c, int64_t hw,
-                         const float *x, float *scale) {
-  int64_t half = (p->size - 1) / 2;
-  float a = (float)(p->alpha / p->size), k = (float)p->k;
-  for (int64_t ch = 0; ch < c; ch++) {
-    float *s = scale + ch * hw;
-    for (int64_t i = 0; i < hw; i++) s[i] = 0.0f;
-    for (int64_t d = ch - half; d <= ch + half; d++) {
-      if (d < 0 || d >= c) continue;
-      const float *xd = x + d * hw;
-      for (int64_t i = 0; i < hw; i++) s[i] += xd[i] * xd[i];
-    }
-    for (int64_t i = 0; i < hw; i++) s[i] = k + a * s[i];
-  }
-}
+typedef struct {
+  int64_t c, h, w, hw;
+} lrn_geom;
 
-/* scale over one plane (H x W): 1 + alpha/size^2 * window sum of squares. */
-static void within_scale(const cv_lrn_params *p, int64_t h, int64_t w,
-                         const float *x, float *scale) {
+/* Window sum of v around every pixel of plane ch of one image (C x H x W):
+ * over `size` channels (ACROSS) or a size x size square (WITHIN), zeros
+ * beyond the edges. sq: sum squares of v instead of v. */
+static void window_sum(const cv_lrn_params *p, const lrn_geom *g,
+                       const float *v, int64_t ch, int sq, float *out) {
   int64_t half = (p->size - 1) / 2;
-  double a = p->alpha / ((double)p->size * p->size);
-  for (int64_t i = 0; i < h; i++)
-    for (int64_t j = 0; j < w; j++) {
-      double s = 0;
-      for (int64_t u = i - half; u <= i + half; u++) {
-        if (u < 0 || u >= h) continue;
-        for (int64_t v = j - half; v <= j + half; v++)
-          if (v >= 0 && v < w) s += (double)x[u * w + v] * x[u * w + v];
-      }
-      scale[i * w + j] = (float)(1.0 + a * s);
-    }
-}
-
-/* The scale of every element of one image (C x H x W). */
-static void image_scale(const cv_lrn_params *p, const int64_t *size,
-                        const float *x, float *scale) {
-  int64_t hw = size[2] * size[3];
+  memset(out, 0, (size_t)g->hw * sizeof *out);
   if (p->region == CV_LRN_ACROSS) {
-    across_scale(p, size[1], hw, x, scale);
+    for (int64_t d = ch - half; d <= ch + half; d++) {
+      if (d < 0 || d >= g->c) continue;
+      const float *vd = v + d * g->hw;
+      if (sq) for (int64_t i = 0; i < g->hw; i++) out[i] += vd[i] * vd[i];
+      else for (int64_t i = 0; i < g->hw; i++) out[i] += vd[i];
+    }
     return;
   }
-  for (int64_t c = 0; c < size[1]; c++)
-    within_scale(p, size[2], size[3], x + c * hw, scale + c * hw);
+  const float *vc = v + ch * g->hw;
+  for (int64_t i = 0; i < g->h; i++)
+    for (int64_t u = i - half; u <= i + half; u++) {
+      if (u < 0 || u >= g->h) continue;
+      for (int64_t j = 0; j < g->w; j++)
+        for (int64_t t = j - half; t <= j + half; t++)
+          if (t >= 0 && t < g->w) {
+            float e = vc[u * g->w + t];
+            out[i * g->w + j] += sq ? e * e : e;
+          }
+    }
+}
+
+/* scale = k + alpha/n * window sum of squares (n = size, or size^2 and
+ * k = 1 within a channel, as Caffe's composition of layers does). */
+static void plane_scale(const cv_lrn_params *p, const lrn_geom *g,
+                        const float *x, int64_t ch, float *s) {
+  int within = p->region == CV_LRN_WITHIN;
+  float n = within ? (float)(p->size * p->size) : (float)p->size;
+  float a = (float)p->alpha / n, k = within ? 1.0f : (float)p->k;
+  window_sum(p, g, x, ch, 1, s);
+  for (int64_t i = 0; i < g->hw; i++) s[i] = k + a * s[i];
+}
+
+/* s^-beta, with CaffeNet's beta = 0.75 done by square roots (vectorises). */
+static void neg_pow(float *s, int64_t n, double beta) {
+  if (beta == 0.75) {
+    for (int64_t i = 0; i < n; i++) s[i] = 1.0f / sqrtf(s[i] * sqrtf(s[i]));
+    return;
+  }
+  float nb = (float)-beta;
+  for (int64_t i = 0; i < n; i++) s[i] = powf(s[i], nb);
 }
 
 int cv_lrn_forward(const cv_lrn_params *p, const cv_tensor *x, cv_tensor *y,
                    cv_workspace *ws, cv_error *err) {
   if (lrn_check(p, x, y, "output", err)) return -1;
-  int64_t per = cv_prod(x->size, 1, 4), n = x->size[0];
-  float *scale = cv_workspace_reserve(ws, (size_t)(per * n) + 1, err);
+  lrn_geom g = {x->size[1], x->size[2], x->size[3], x->size[2] * x->size[3]};
+  int64_t planes = x->size[0] * g.c, per = g.c * g.hw;
+  float *scale = cv_workspace_reserve(ws, (size_t)(planes * g.hw) + 1, err);
   if (!scale) return cv_error_prefix(err, "lrn");
   const float *xd = cv_tensor_data(x);
   float *yd = cv_tensor_data(y);
-  float nb = (float)-p->beta;
-#pragma omp parallel for if (per * n > 4096)
-  for (int64_t i = 0; i < n; i++) {
-    float *s = scale + i * per;
-    image_scale(p, x->size, xd + i * per, s);
-    for (int64_t j = 0; j < per; j++) yd[i * per + j] = xd[i * per + j] * powf(s[j], nb);
+#pragma omp parallel for if (planes * g.hw * p->size > 32768)
+  for (int64_t i = 0; i < planes; i++) {
+    float *s = scale + i * g.hw;
+    plane_scale(p, &g, xd + (i / g.c) * per, i % g.c, s);
+    neg_pow(s, g.hw, p->beta);
+    for (int64_t j = 0; j < g.hw; j++) yd[i * g.hw + j] = xd[i * g.hw + j] * s[j];
   }
   return 0;
 }
 
-/* dx for one image, given scale: dx = dy s^-b - 2ab/n x * sum over the
- * windows containing the element of dy y / s (windows are symmetric). */
-static void image_backward(const cv_lrn_params *p, const int64_t *size,
-                           const float *x, const float *dy, float *s,
-                           float *ratio, float *dx) {
-  int64_t per = cv_prod(size, 1, 4);
-  float nb = (float)-p->beta;
-  for (int64_t j = 0; j < per; j++) {
-    float sb = powf(s[j], nb);
-    dx[j] = dy[j] * sb;
-    ratio[j] = dy[j] * x[j] * sb / s[j];  /* dy * y / s */
-  }
-  /* Sum ratio over each element's window (into s, no longer needed). */
-  int64_t hw = size[2] * size[3];
-  if (p->region == CV_LRN_ACROSS) {
-    int64_t half = (p->size - 1) / 2;
-    for (int64_t c = 0; c < size[1]; c++) {
-      float *sc = s + c * hw;
-      for (int64_t i = 0; i < hw; i++) sc[i] = 0.0f;
-      for (int64_t d = c - half; d <= c + half; d++) {
-        if (d < 0 || d >= size[1]) continue;
-        for (int64_t i = 0; i < hw; i++) sc[i] += ratio[d * hw + i];
-      }
-    }
-  } else {
-    int64_t half = (p->size - 1) / 2;
-    for (int64_t c = 0; c < size[1]; c++)
-      for (int64_t i = 0; i < size[2]; i++)
-        for (int64_t j = 0; j < size[3]; j++) {
-          double acc = 0;
-          for (int64_t u = i - half; u <= i + half; u++)
-            for (int64_t v = j - half; v <= j + half; v++)
-              if (u >= 0 && u < size[2] && v >= 0 && v < size[3])
-                acc += ratio[c * hw + u * size[3] + v];
-          s[c * hw + i * size[3] + j] = (float)acc;
-        }
-  }
-  double n = p->region == CV_LRN_ACROSS ? p->size : (double)p->size * p->size;
-  float f = (float)(2.0 * p->alpha * p->beta / n);
-  for (int64_t j = 0; j < per; j++) dx[j] -= f * x[j] * s[j];
-}
-
+/* dx = dy s^-b - 2 a b / n * x * (window sum of dy y / s), the windows being
+ * symmetric (odd size). Pass 1 fills s^-b and ratio = dy y / s per plane;
+ * pass 2 needs the ratios of neighbouring planes. */
 int cv_lrn_backward(const cv_lrn_params *p, const cv_tensor *x,
                     const cv_tensor *dy, cv_tensor *dx, cv_workspace *ws,
                     cv_error *err) {
   if (lrn_check(p, x, dy, "output gradient", err) ||
       cv_check_like("lrn", "input gradient", dx, "input", x, err))
     return -1;
-  int64_t per = cv_prod(x->size, 1, 4), n = x->size[0];
-  float *buf = cv_workspace_reserve(ws, (size_t)(2 * per * n) + 1, err);
+  lrn_geom g = {x->size[1], x->size[2], x->size[3], x->size[2] * x->size[3]};
+  int64_t planes = x->size[0] * g.c, per = g.c * g.hw, total = planes * g.hw;
+  float *buf = cv_workspace_reserve(ws, (size_t)(2 * total) + 1, err);
   if (!buf) return cv_error_prefix(err, "lrn");
-  const float *xd = cv_tensor_data(x), *dyd = cv_tensor_data(dy);
+  float *ratio = buf + total;
+  const float *xd = cv_tensor_data(x), *gd = cv_tensor_data(dy);
   float *dxd = cv_tensor_data(dx);
-#pragma omp parallel for if (per * n > 4096)
-  for (int64_t i = 0; i < n; i++) {
-    float *s = buf + 2 * i * per;
-    image_scale(p, x->size, xd + i * per, s);
-    image_backward(p, x->size, xd + i * per, dyd + i * per, s, s + per,
-                   dxd + i * per);
+  double n = p->region == CV_LRN_ACROSS ? p->size : (double)p->size * p->size;
+  float f = (float)(2.0 * p->alpha * p->beta / n);
+  int par = total * p->size > 32768;
+#pragma omp parallel if (par)
+  {
+#pragma omp for
+    for (int64_t i = 0; i < planes; i++) {
+      float *s = buf + i * g.hw, *r = ratio + i * g.hw;
+      const float *xi = xd + i * g.hw, *gi = gd + i * g.hw;
+      plane_scale(p, &g, xd + (i / g.c) * per, i % g.c, s);
+      for (int64_t j = 0; j < g.hw; j++) {
+        float sb = p->beta == 0.75 ? 1.0f / sqrtf(s[j] * sqrtf(s[j]))
+                                   : powf(s[j], (float)-p->beta);
+        r[j] = gi[j] * xi[j] * sb / s[j];
+        dxd[i * g.hw + j] = gi[j] * sb;
+      }
+    }
+#pragma omp for
+    for (int64_t i = 0; i < planes; i++) {
+      float *acc = buf + i * g.hw;  /* this plane's scale is no longer needed */
+      window_sum(p, &g, ratio + (i / g.c) * per, i % g.c, 0, acc);
+      for (int64_t j = 0; j < g.hw; j++) dxd[i * g.hw + j] -= f * xd[i * g.hw + j] * acc[j];
+    }
   }
   return 0;
 }

@@ -96,20 +96,36 @@ static int64_t argmax_in(const float *x, const plane *pl, const window *r) {
   return at;
 }
 
+/* MAX of a non-empty window, starting from its first pixel. */
+static float window_max(const float *x, int64_t w, const window *r) {
+  float m = x[r->h0 * w + r->w0];
+  for (int64_t h = r->h0; h < r->h1; h++) {
+    const float *row = x + h * w;
+    for (int64_t j = r->w0; j < r->w1; j++) m = row[j] > m ? row[j] : m;
+  }
+  return m;
+}
+
+static float window_mean(const float *x, int64_t w, const window *r) {
+  float s = 0.0f;
+  for (int64_t h = r->h0; h < r->h1; h++) {
+    const float *row = x + h * w;
+    for (int64_t j = r->w0; j < r->w1; j++) s += row[j];
+  }
+  return s / (float)r->area;
+}
+
 static void forward_plane(const cv_pool_params *q, const plane *pl,
                           const float *x, float *y) {
   for (int64_t oh = 0; oh < pl->oh; oh++)
     for (int64_t ow = 0; ow < pl->ow; ow++) {
       window r = window_at(q, pl, oh, ow);
-      if (q->method == CV_POOL_MAX) {
-        int64_t at = argmax_in(x, pl, &r);
-        y[oh * pl->ow + ow] = at < 0 ? -FLT_MAX : x[at];
-        continue;
-      }
-      double s = 0;
-      for (int64_t h = r.h0; h < r.h1; h++)
-        for (int64_t w = r.w0; w < r.w1; w++) s += x[h * pl->w + w];
-      y[oh * pl->ow + ow] = (float)(s / (double)r.area);
+      /* An empty window (stride > kernel, no pad) is what Caffe leaves:
+       * -FLT_MAX for MAX, 0 for AVE. */
+      int empty = r.h0 >= r.h1 || r.w0 >= r.w1, max = q->method == CV_POOL_MAX;
+      y[oh * pl->ow + ow] = empty ? (max ? -FLT_MAX : 0.0f)
+                            : max ? window_max(x, pl->w, &r)
+                                  : window_mean(x, pl->w, &r);
     }
 }
 

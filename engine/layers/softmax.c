@@ -105,6 +105,16 @@ static int ignored(const cv_loss_params *p, float label) {
   return p->has_ignore && label == (float)p->ignore_label;
 }
 
+/* Caffe's get_normalizer, floored at 1. */
+static double normaliser(const cv_loss_params *p, const around *a,
+                         int64_t counted) {
+  double n = p->norm == CV_LOSS_FULL    ? (double)(a->outer * a->inner)
+             : p->norm == CV_LOSS_BATCH ? (double)a->outer
+             : p->norm == CV_LOSS_NONE  ? 1.0
+                                        : (double)counted;
+  return n < 1.0 ? 1.0 : n;
+}
+
 int cv_softmax_loss_forward(const cv_loss_params *p, const cv_tensor *x,
                             const cv_tensor *labels, cv_tensor *prob,
                             double *loss, cv_error *err) {
@@ -123,7 +133,7 @@ int cv_softmax_loss_forward(const cv_loss_params *p, const cv_tensor *x,
       sum -= log(q > FLT_MIN ? q : FLT_MIN);
       count++;
     }
-  *loss = count ? sum / (double)count : 0.0;
+  *loss = sum / normaliser(p, &a, count);
   return 0;
 }
 
@@ -138,7 +148,7 @@ int cv_softmax_loss_backward(const cv_loss_params *p, const cv_tensor *prob,
   float *d = cv_tensor_data(dx);
   int64_t count = 0;
   for (int64_t i = 0; i < a.outer * a.inner; i++) count += !ignored(p, l[i]);
-  float f = count ? (float)(dloss / (double)count) : 0.0f;
+  float f = (float)(dloss / normaliser(p, &a, count));
   for (int64_t o = 0; o < a.outer; o++)
     for (int64_t i = 0; i < a.inner; i++) {
       float lab = l[o * a.inner + i];

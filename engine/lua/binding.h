@@ -45,6 +45,8 @@ void cvL_open_net(lua_State *L);
 void cvL_open_caffe(lua_State *L);
 void cvL_open_math(lua_State *L);
 void cvL_open_io(lua_State *L);
+void cvL_open_image(lua_State *L);
+void cvL_open_data(lua_State *L);
 void cvL_open_render(lua_State *L);
 
 #endif

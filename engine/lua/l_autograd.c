@@ -41,8 +41,7 @@ static int l_requires_grad_(lua_State *L) {
 static int l_detach(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_view_of(t, t->ndim, t->size, t->stride,
-                                      t->offset, &err), &err);
+  cvL_pushtensor(L, cv_tensor_alias(t, &err), &err);
   return 1;
 }
 

@@ -147,6 +147,21 @@ static int check_enum(lua_State *L, int idx, const ProtobufCFieldDescriptor *f) 
   return ev->value;
 }
 
+/* A malloc'd copy of the string at idx (its length into *len if asked). */
+static char *check_string(lua_State *L, int idx,
+                          const ProtobufCFieldDescriptor *f, size_t *len) {
+  if (lua_type(L, idx) != LUA_TSTRING)
+    luaL_error(L, "field '%s' wants a string, got %s", f->name,
+               luaL_typename(L, idx));
+  size_t n;
+  const char *s = lua_tolstring(L, idx, &n);
+  char *copy = malloc(n + 1);
+  if (!copy) luaL_error(L, "out of memory");
+  memcpy(copy, s, n + 1);
+  if (len) *len = n;
+  return copy;
+}
+
 /* Frees a converted string or bytes value that could not be stored. */
 static void store_or_raise(lua_State *L, ProtobufCMessage *m,
                            const ProtobufCFieldDescriptor *f, void *v) {
@@ -174,19 +189,12 @@ static void set_value(lua_State *L, int idx, ProtobufCMessage *m,
     v.bo = lua_toboolean(L, idx);
     break;
   case PROTOBUF_C_TYPE_ENUM: v.i32 = check_enum(L, idx, f); break;
-  case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES: {
-    if (t != LUA_TSTRING)
-      luaL_error(L, "field '%s' wants a string, got %s", f->name,
-                 luaL_typename(L, idx));
-    size_t n;
-    const char *s = lua_tolstring(L, idx, &n);
-    char *copy = malloc(n + 1);
-    if (!copy) luaL_error(L, "out of memory");
-    memcpy(copy, s, n + 1);
-    if (f->type == PROTOBUF_C_TYPE_STRING) v.ptr = copy;
-    else v.b.data = (uint8_t *)copy, v.b.len = n;
+  case PROTOBUF_C_TYPE_STRING:
+    v.ptr = check_string(L, idx, f, NULL);
     break;
-  }
+  case PROTOBUF_C_TYPE_BYTES:
+    v.b.data = (uint8_t *)check_string(L, idx, f, &v.b.len);
+    break;
   case PROTOBUF_C_TYPE_MESSAGE: {
     if (t != LUA_TTABLE)
       luaL_error(L, "field '%s' wants a table, got %s", f->name,
@@ -246,6 +254,22 @@ static int l_read_net_def(lua_State *L) {
   holder *h = push_holder(L);
   cv_error err;
   h->m = (ProtobufCMessage *)cv_caffe_read_net_def(path, phase, &err);
+  if (!h->m) return cvL_raise(L, &err);
+  push_message(L, h->m);
+  return 1;
+}
+
+/* read_solver(path) -> the SolverParameter as a table (no normalization) */
+static int l_read_solver(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  holder *h = push_holder(L);
+  cv_error err;
+  size_t n;
+  uint8_t *text = cv_pb_read_file(path, &n, &err);
+  if (!text) return cvL_raise(L, &err);
+  h->m = cv_caffe_parse_text((const char *)text, n, path,
+                             &caffe__solver_parameter__descriptor, &err);
+  free(text);
   if (!h->m) return cvL_raise(L, &err);
   push_message(L, h->m);
   return 1;
@@ -398,11 +422,34 @@ static int l_save_mean(lua_State *L) {
   return 1;
 }
 
+/* read_text(path [, "NetParameter"|"SolverParameter"]) -> table: the file
+ * as written, without the phase rules and upgrades of read_net_def (a
+ * solver, or a net whose data layers' sources are wanted). */
+static int l_read_text(lua_State *L) {
+  static const char *const types[] = {"NetParameter", "SolverParameter", NULL};
+  static const ProtobufCMessageDescriptor *const descs[] = {
+      &caffe__net_parameter__descriptor, &caffe__solver_parameter__descriptor};
+  const char *path = luaL_checkstring(L, 1);
+  int type = luaL_checkoption(L, 2, "NetParameter", types);
+  holder *h = push_holder(L);
+  cv_error err;
+  size_t n;
+  uint8_t *buf = cv_pb_read_file(path, &n, &err);
+  if (!buf) return cvL_raise(L, &err);
+  h->m = cv_caffe_parse_text((const char *)buf, n, path, descs[type], &err);
+  free(buf);
+  if (!h->m) return cvL_raise(L, &err);
+  push_message(L, h->m);
+  return 1;
+}
+
 static const luaL_Reg caffe_fns[] = {
     {"read_net_def", l_read_net_def},   {"read_weights", l_read_weights},
+    {"read_solver", l_read_solver},
     {"write_weights", l_write_weights}, {"write_net_def", l_write_net_def},
     {"net_def_text", l_net_def_text},   {"load_mean", l_load_mean},
-    {"save_mean", l_save_mean},         {NULL, NULL}};
+    {"save_mean", l_save_mean},         {"read_text", l_read_text},
+    {NULL, NULL}};
 
 void cvL_open_caffe(lua_State *L) {
   luaL_newmetatable(L, HOLDER_MT);

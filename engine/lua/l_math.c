@@ -8,8 +8,31 @@
 #include <stdio.h>
 
 #include "../tensor_iter.h"
+#include "../tensor_grad.h"
 #include "../tensor_ops.h"
 #include "l_math.h"
+
+/* Bytes of tensor data pushed since the last full collection, kept in the
+ * registry (one count per Lua state). */
+#define GC_PENDING_KEY "cnnvis.gc.pending"
+#define GC_THRESHOLD ((lua_Integer)256 << 20)
+
+void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err) {
+  cvL_pushtensor(L, t, err);
+  lua_getfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+  lua_Integer pending = lua_tointeger(L, -1) +
+                        cv_tensor_numel(t) * (lua_Integer)sizeof(float);
+  lua_pop(L, 1);
+  /* The threshold grows with the Lua heap, so that the cost of a full
+   * collection (which walks the heap) stays small next to the tensor work. */
+  lua_Integer heap = (lua_Integer)lua_gc(L, LUA_GCCOUNT) * 1024;
+  if (pending > GC_THRESHOLD && pending > heap) {
+    pending = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+  }
+  lua_pushinteger(L, pending);
+  lua_setfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+}
 
 /* A stack slot that holds a number as a tensor operand. */
 typedef struct {
@@ -39,7 +62,10 @@ static int l_binary(lua_State *L) {
     luaL_typeerror(L, 1, "tensor");
   cv_error err;
   if (lua_isnoneornil(L, 3)) {
-    cvL_pushtensor(L, cv_tensor_binary(op, a, b, &err), &err);
+    cv_tensor *y = a == &na.header ? cv_op_binary_scalar(op, b, na.value, 1, &err)
+                 : b == &nb.header ? cv_op_binary_scalar(op, a, nb.value, 0, &err)
+                                   : cv_op_binary(op, a, b, &err);
+    cvL_push_result(L, y, &err);
     return 1;
   }
   cv_tensor *out = cvL_checktensor(L, 3);
@@ -55,7 +81,9 @@ static int l_binary_(lua_State *L) {
   number_operand nb;
   cv_tensor *b = check_operand(L, 2, &nb);
   cv_error err;
-  if (cv_tensor_binary_(op, self, b, &err)) return cvL_raise(L, &err);
+  if (cv_op_check_inplace(self, cv_binary_op_name(op), &err) ||
+      cv_tensor_binary_(op, self, b, &err))
+    return cvL_raise(L, &err);
   lua_settop(L, 1);
   return 1;
 }
@@ -63,14 +91,16 @@ static int l_binary_(lua_State *L) {
 static int l_unary(lua_State *L) {
   cv_unary_op op = (cv_unary_op)lua_tointeger(L, lua_upvalueindex(1));
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_unary(op, cvL_checktensor(L, 1), &err), &err);
+  cvL_push_result(L, cv_op_unary(op, cvL_checktensor(L, 1), &err), &err);
   return 1;
 }
 
 static int l_unary_(lua_State *L) {
   cv_unary_op op = (cv_unary_op)lua_tointeger(L, lua_upvalueindex(1));
   cv_error err;
-  if (cv_tensor_unary_(op, cvL_checktensor(L, 1), &err))
+  cv_tensor *t = cvL_checktensor(L, 1);
+  if (cv_op_check_inplace(t, cv_unary_op_name(op), &err) ||
+      cv_tensor_unary_(op, t, &err))
     return cvL_raise(L, &err);
   lua_settop(L, 1);
   return 1;
@@ -89,7 +119,7 @@ static int l_clamp(lua_State *L) {
   float lo, hi;
   check_limits(L, &lo, &hi);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_clamp(t, lo, hi, &err), &err);
+  cvL_push_result(L, cv_op_clamp(t, lo, hi, &err), &err);
   return 1;
 }
 
@@ -98,18 +128,29 @@ static int l_clamp_(lua_State *L) {
   float lo, hi;
   check_limits(L, &lo, &hi);
   cv_error err;
-  if (cv_tensor_clamp_(t, lo, hi, &err)) return cvL_raise(L, &err);
+  if (cv_op_check_inplace(t, "clamp_", &err) || cv_tensor_clamp_(t, lo, hi, &err))
+    return cvL_raise(L, &err);
   lua_settop(L, 1);
   return 1;
+}
+
+/* The tensor at idx, or a number made a 0-d tensor that the stack owns
+ * (the tape may keep it). */
+static cv_tensor *check_tensor_or_number(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TNUMBER) return cvL_checktensor(L, idx);
+  cv_error err;
+  cv_tensor *t = cv_tensor_scalar((float)lua_tonumber(L, idx), &err);
+  cvL_pushtensor(L, t, &err);
+  lua_replace(L, idx);
+  return t;
 }
 
 /* where(cond, a, b): a and b may be numbers. */
 static int l_where(lua_State *L) {
   cv_tensor *cond = cvL_checktensor(L, 1);
-  number_operand na, nb;
-  cv_tensor *a = check_operand(L, 2, &na), *b = check_operand(L, 3, &nb);
+  cv_tensor *a = check_tensor_or_number(L, 2), *b = check_tensor_or_number(L, 3);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_where(cond, a, b, &err), &err);
+  cvL_push_result(L, cv_op_where(cond, a, b, &err), &err);
   return 1;
 }
 
@@ -129,7 +170,7 @@ static int l_matmul(lua_State *L) {
   cv_tensor *a = cvL_checktensor(L, 1), *b = cvL_checktensor(L, 2);
   cv_error err;
   if (lua_isnoneornil(L, 3)) {
-    cvL_pushtensor(L, cv_tensor_matmul(a, b, &err), &err);
+    cvL_push_result(L, cv_op_matmul(a, b, &err), &err);
     return 1;
   }
   if (cv_tensor_matmul_out(cvL_checktensor(L, 3), a, b, &err))

@@ -82,7 +82,29 @@ static int forward_inputs(lua_State *L, cv_net *net, int idx, cv_tensor **in) {
   return n;
 }
 
-/* net:forward(x [, upto]) runs the layers; blobs are read with net:blob. */
+/* The keep mask from a list of blob names at idx (a userdatum on the
+ * stack owns it), or NULL when idx is nil. */
+static unsigned char *keep_mask(lua_State *L, cv_net *net, int idx) {
+  if (lua_isnoneornil(L, idx)) return NULL;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  unsigned char *keep = lua_newuserdatauv(L, (size_t)net->n_blobs + 1, 0);
+  memset(keep, 0, (size_t)net->n_blobs + 1);
+  lua_Integer n = luaL_len(L, idx);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, idx, i);
+    const char *name = lua_tostring(L, -1);
+    int id = name ? cv_net_blob_id(net, name) : -1;
+    if (id < 0)
+      luaL_error(L, "forward: keep names blob '%s', which the net does not "
+                 "have", name ? name : luaL_typename(L, -1));
+    keep[id] = 1;
+    lua_pop(L, 1);
+  }
+  return keep;
+}
+
+/* net:forward(x [, upto [, keep]]) runs the layers; blobs are read with
+ * net:blob. keep: a list of blob names, the only ones kept. */
 static int l_net_forward(lua_State *L) {
   cv_net *net = check_net(L, 1);
   cv_tensor *in[CV_LAYER_MAX_TOPS * 4];
@@ -90,8 +112,10 @@ static int l_net_forward(lua_State *L) {
     return luaL_error(L, "forward: too many inputs");
   int n = forward_inputs(L, net, 2, in);
   const char *upto = luaL_optstring(L, 3, NULL);
+  unsigned char *keep = keep_mask(L, net, 4);
   cv_error err;
-  if (cv_net_forward(net, n, in, upto, &err)) return cvL_raise(L, &err);
+  if (cv_net_forward_keep(net, n, in, upto, keep, &err))
+    return cvL_raise(L, &err);
   return 0;
 }
 

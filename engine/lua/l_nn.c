@@ -4,6 +4,7 @@
  * Each function first sets the stack to its argument count, so absent
  * arguments read as nil and what it pushes (contiguous copies, results)
  * sits above them. */
+#include <math.h>
 #include <string.h>
 
 #include "../layers/layers.h"
@@ -65,7 +66,9 @@ static void opt_pair(lua_State *L, int idx, const char *key, int def, int *h,
   if (lua_isnoneornil(L, idx)) return;
   int t = lua_getfield(L, idx, key);
   if (t == LUA_TNUMBER) {
-    *h = *w = (int)luaL_checkinteger(L, -1);
+    int ok;
+    *h = *w = (int)lua_tointegerx(L, -1, &ok);
+    if (!ok) luaL_error(L, "option '%s' must be an integer or {h, w}", key);
   } else if (t == LUA_TTABLE && luaL_len(L, -1) == 2) {
     lua_geti(L, -1, 1);
     lua_geti(L, -2, 2);
@@ -91,6 +94,14 @@ static lua_Number opt_number(lua_State *L, int idx, const char *key,
   return v;
 }
 
+/* opts[key] as an int; a non-integer number is an error, not truncated. */
+static int opt_int(lua_State *L, int idx, const char *key, int def) {
+  lua_Number v = opt_number(L, idx, key, def);
+  if (v != floor(v) || v < -2147483647.0 || v > 2147483647.0)
+    luaL_error(L, "option '%s' must be an integer, got %f", key, (double)v);
+  return (int)v;
+}
+
 static int opt_bool(lua_State *L, int idx, const char *key, int def) {
   if (lua_isnoneornil(L, idx)) return def;
   int t = lua_getfield(L, idx, key);
@@ -101,11 +112,11 @@ static int opt_bool(lua_State *L, int idx, const char *key, int def) {
 
 /* A 1-based dim option (negative from the end) as a 0-based axis. */
 static int opt_dim(lua_State *L, int idx, const char *key, int def, int ndim) {
-  int d = (int)opt_number(L, idx, key, def);
+  int d = opt_int(L, idx, key, def);
   if (d < 0) d += ndim + 1;
   if (d < 1 || d > ndim)
     luaL_error(L, "option '%s' (%d) is out of range for a %d-d tensor", key,
-               (int)opt_number(L, idx, key, def), ndim);
+               opt_int(L, idx, key, def), ndim);
   return d - 1;
 }
 
@@ -116,6 +127,19 @@ static void need_ndim(lua_State *L, const cv_tensor *t, int n,
   char s[CV_SHAPE_STR_MAX];
   luaL_error(L, "%s: %s must be %d-d, got %s", layer, name, n,
              cv_shape_str(t->ndim, t->size, s, sizeof s));
+}
+
+/* The output: opts.out when given (written in place and returned, so a
+ * loop can reuse one buffer), else a new tensor of the given shape. */
+static cv_tensor *push_output(lua_State *L, int opts, int ndim,
+                              const int64_t *size) {
+  if (!lua_isnoneornil(L, opts) && lua_getfield(L, opts, "out") != LUA_TNIL) {
+    cv_tensor *t = cvL_totensor(L, -1);
+    if (!t) luaL_error(L, "option 'out' must be a tensor");
+    return t;                                /* stack: ... out */
+  }
+  if (!lua_isnoneornil(L, opts)) lua_pop(L, 1);
+  return push_empty(L, ndim, size);
 }
 
 static int check(lua_State *L, int status, cv_error *err) {
@@ -133,11 +157,11 @@ static cv_conv_params conv_opts(lua_State *L, int idx, const cv_tensor *w) {
   opt_pair(L, idx, "stride", 1, &p.stride_h, &p.stride_w);
   opt_pair(L, idx, "pad", 0, &p.pad_h, &p.pad_w);
   opt_pair(L, idx, "dilation", 1, &p.dilation_h, &p.dilation_w);
-  p.group = (int)opt_number(L, idx, "group", 1);
+  p.group = opt_int(L, idx, "group", 1);
   return p;
 }
 
-/* conv2d(x, w[, b][, opts]) */
+/* conv2d(x, w[, b][, {stride =, pad =, dilation =, group =, out =}]) */
 static int l_conv2d(lua_State *L) {
   lua_settop(L, 4);
   cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *b = opt_tensor(L, 3);
@@ -148,7 +172,7 @@ static int l_conv2d(lua_State *L) {
   need_ndim(L, w, 4, "conv2d", "weight");
   if (cv_conv2d_shape(&p, x->size, w->size, 0, out, &err))
     return cvL_raise(L, &err);
-  cv_tensor *y = push_empty(L, 4, out);
+  cv_tensor *y = push_output(L, 4, 4, out);
   check(L, cv_conv2d_forward(&p, x, w, b, y, workspace(L), &err), &err);
   return 1;
 }
@@ -166,6 +190,20 @@ static int l_conv2d_backward(lua_State *L) {
   cv_tensor *db = push_zeros(L, 1, &w->size[0]);
   check(L, cv_conv2d_backward(&p, x, w, dy, dx, dw, db, workspace(L), &err), &err);
   return 3;
+}
+
+/* conv2d_filter_grad_norms(x, w, dy[, opts]) -> N x M per-image norms */
+static int l_conv2d_filter_grad_norms(lua_State *L) {
+  lua_settop(L, 4);
+  cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *dy = arg_tensor(L, 3);
+  cv_conv_params p = conv_opts(L, 4, w);
+  need_ndim(L, x, 4, "conv2d", "input");
+  need_ndim(L, w, 4, "conv2d", "weight");
+  cv_error err;
+  int64_t size[2] = {x->size[0], w->size[0]};
+  cv_tensor *norms = push_empty(L, 2, size);
+  check(L, cv_conv2d_filter_grad_norms(&p, x, w, dy, norms, workspace(L), &err), &err);
+  return 1;
 }
 
 /* ---- pooling ----------------------------------------------------------- */
@@ -219,7 +257,7 @@ static cv_lrn_params lrn_opts(lua_State *L, int idx) {
   static const char *const regions[] = {"across", "within", NULL};
   cv_lrn_params p = cv_lrn_params_default();
   check_opts(L, idx);
-  p.size = (int)opt_number(L, idx, "size", p.size);
+  p.size = opt_int(L, idx, "size", p.size);
   p.alpha = opt_number(L, idx, "alpha", p.alpha);
   p.beta = opt_number(L, idx, "beta", p.beta);
   p.k = opt_number(L, idx, "k", p.k);
@@ -270,7 +308,7 @@ static cv_linear_params linear_opts(lua_State *L, int idx, const cv_tensor *x) {
   return p;
 }
 
-/* linear(x, w[, b][, {dim = 2, transpose = false}]) */
+/* linear(x, w[, b][, {dim = 2, transpose = false, out =}]) */
 static int l_linear(lua_State *L) {
   lua_settop(L, 4);
   cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *b = opt_tensor(L, 3);
@@ -279,7 +317,7 @@ static int l_linear(lua_State *L) {
   int64_t out[CV_MAX_DIMS];
   int nd;
   if (cv_linear_shape(&p, x, w, &nd, out, &err)) return cvL_raise(L, &err);
-  cv_tensor *y = push_empty(L, nd, out);
+  cv_tensor *y = push_output(L, 4, nd, out);
   check(L, cv_linear_forward(&p, x, w, b, y, &err), &err);
   return 1;
 }
@@ -296,6 +334,22 @@ static int l_linear_backward(lua_State *L) {
   cv_tensor *db = push_zeros(L, 1, &w->size[p.transpose ? 1 : 0]);
   check(L, cv_linear_backward(&p, x, w, dy, dx, dw, db, &err), &err);
   return 3;
+}
+
+/* linear_filter_grad_norms(x, w, dy[, opts]) -> M x N per-row norms */
+static int l_linear_filter_grad_norms(lua_State *L) {
+  lua_settop(L, 4);
+  cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *dy = arg_tensor(L, 3);
+  cv_linear_params p = linear_opts(L, 4, x);
+  cv_error err;
+  int64_t out[CV_MAX_DIMS];
+  int nd;
+  if (cv_linear_shape(&p, x, w, &nd, out, &err)) return cvL_raise(L, &err);
+  int64_t size[2] = {1, out[nd - 1]};
+  for (int d = 0; d < nd - 1; d++) size[0] *= out[d];
+  cv_tensor *norms = push_empty(L, 2, size);
+  check(L, cv_linear_filter_grad_norms(&p, x, w, dy, norms, &err), &err);
+  return 1;
 }
 
 /* ---- element-wise ------------------------------------------------------ */
@@ -428,10 +482,15 @@ static cv_loss_params loss_opts(lua_State *L, int idx, const cv_tensor *x) {
   cv_loss_params p;
   check_opts(L, idx);
   p.axis = x->ndim < 2 ? 0 : opt_dim(L, idx, "dim", 2, x->ndim);
-  p.top_k = (int)opt_number(L, idx, "top_k", 1);
+  p.top_k = opt_int(L, idx, "top_k", 1);
   p.has_ignore = 0;
   p.ignore_label = 0;
+  p.norm = CV_LOSS_VALID;
   if (!lua_isnoneornil(L, idx)) {
+    static const char *const norms[] = {"valid", "full", "batch_size", "none", NULL};
+    if (lua_getfield(L, idx, "normalization") != LUA_TNIL)
+      p.norm = (cv_loss_norm)luaL_checkoption(L, -1, NULL, norms);
+    lua_pop(L, 1);
     lua_getfield(L, idx, "ignore_label");
     if (!lua_isnil(L, -1)) {
       p.has_ignore = 1;
@@ -442,7 +501,8 @@ static cv_loss_params loss_opts(lua_State *L, int idx, const cv_tensor *x) {
   return p;
 }
 
-/* softmax_loss(x, labels[, {dim =, ignore_label =}]) -> loss, prob */
+/* softmax_loss(x, labels[, {dim =, ignore_label =, normalization =
+ * "valid"|"full"|"batch_size"|"none"}]) -> loss, prob */
 static int l_softmax_loss(lua_State *L) {
   lua_settop(L, 3);
   cv_tensor *x = arg_tensor(L, 1), *labels = arg_tensor(L, 2);
@@ -598,7 +658,7 @@ static int l_flatten(lua_State *L) {
   lua_settop(L, 2);
   cv_tensor *x = cvL_checktensor(L, 1);
   check_opts(L, 2);
-  int a = (int)opt_number(L, 2, "dim", 2), e = (int)opt_number(L, 2, "end_dim", -1);
+  int a = opt_int(L, 2, "dim", 2), e = opt_int(L, 2, "end_dim", -1);
   int64_t out[CV_MAX_DIMS];
   int nd;
   cv_error err;
@@ -618,7 +678,7 @@ static int l_reshape_caffe(lua_State *L) {
   int sn = cvL_checksizes(L, 2, shape);
   luaL_argcheck(L, lua_istable(L, 2), 2, "shape must be a table");
   check_opts(L, 3);
-  int a = (int)opt_number(L, 3, "dim", 1), na = (int)opt_number(L, 3, "num_axes", -1);
+  int a = opt_int(L, 3, "dim", 1), na = opt_int(L, 3, "num_axes", -1);
   int nd;
   cv_error err;
   if (cv_reshape_shape(a > 0 ? a - 1 : a, na, sn, shape, x->ndim, x->size, &nd,
@@ -676,6 +736,23 @@ static int l_batch_norm_backward(lua_State *L) {
   return 1;
 }
 
+/* batch_norm_update(x, batch_mean, batch_var, mean, var, factor[, {
+ * moving_average_fraction = 0.999}]): Caffe's training update of the three
+ * stored blobs, in place; x gives the count per channel. */
+static int l_batch_norm_update(lua_State *L) {
+  lua_settop(L, 7);
+  cv_tensor *x = cvL_checktensor(L, 1);
+  cv_tensor *bm = arg_tensor(L, 2), *bv = arg_tensor(L, 3);
+  cv_tensor *mean = cvL_checktensor(L, 4), *var = cvL_checktensor(L, 5);
+  cv_tensor *factor = cvL_checktensor(L, 6);
+  check_opts(L, 7);
+  double maf = opt_number(L, 7, "moving_average_fraction", 0.999);
+  int64_t m = x->ndim > 1 && x->size[1] ? cv_tensor_numel(x) / x->size[1] : 0;
+  cv_error err;
+  check(L, cv_batchnorm_update(maf, m, bm, bv, mean, var, factor, &err), &err);
+  return 0;
+}
+
 /* scale(x, gamma[, beta]) */
 static int l_scale(lua_State *L) {
   lua_settop(L, 3);
@@ -714,6 +791,8 @@ static int l_get_num_threads(lua_State *L) {
 void cvL_open_nn(lua_State *L) {
   static const luaL_Reg nn[] = {
       {"conv2d", l_conv2d}, {"conv2d_backward", l_conv2d_backward},
+      {"conv2d_filter_grad_norms", l_conv2d_filter_grad_norms},
+      {"linear_filter_grad_norms", l_linear_filter_grad_norms},
       {"max_pool2d", l_max_pool2d}, {"max_pool2d_backward", l_max_pool2d_backward},
       {"avg_pool2d", l_avg_pool2d}, {"avg_pool2d_backward", l_avg_pool2d_backward},
       {"lrn", l_lrn}, {"lrn_backward", l_lrn_backward},
@@ -732,6 +811,7 @@ void cvL_open_nn(lua_State *L) {
       {"flatten", l_flatten}, {"reshape", l_reshape_caffe},
       {"split_backward", l_split_backward},
       {"batch_norm", l_batch_norm}, {"batch_norm_backward", l_batch_norm_backward},
+      {"batch_norm_update", l_batch_norm_update},
       {"scale", l_scale}, {"scale_backward", l_scale_backward},
       {NULL, NULL}};
   static const luaL_Reg top[] = {
@@ -747,5 +827,11 @@ void cvL_open_nn(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);                /* stack: module nn ws */
   luaL_setfuncs(L, nn, 1);                /* stack: module nn */
+  /* Also package.loaded["cnnvis.nn"]: `require "cnnvis.nn"` works and
+   * argument errors name the function ("bad argument #1 to 'cnnvis.nn.relu'"). */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "cnnvis.nn");      /* stack: module nn loaded */
+  lua_pop(L, 1);
   lua_setfield(L, -2, "nn");
 }

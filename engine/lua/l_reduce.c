@@ -4,6 +4,7 @@
  * element; opts either a boolean (keepdim) or a table {keepdim = bool,
  * unbiased = bool}. A table in dim's place is the options, over every
  * element. Positions come back 1-based. */
+#include "../tensor_grad.h"
 #include "../tensor_ops.h"
 #include "l_math.h"
 
@@ -44,22 +45,22 @@ static void check_reduce(lua_State *L, int idx, const cv_tensor *t,
 /* Pushes 0-based positions as 1-based ones. */
 static void push_positions(lua_State *L, cv_tensor *ix, cv_error *err) {
   if (ix) cv_tensor_binary_scalar_(CV_OP_ADD, ix, 1.0f, NULL);
-  cvL_pushtensor(L, ix, err);
+  cvL_push_result(L, ix, err);
 }
 
-typedef cv_tensor *(*reduce_fn)(const cv_tensor *, int, int, cv_error *);
+typedef cv_tensor *(*reduce_fn)(cv_tensor *, int, int, cv_error *);
 
 static int push_reduce(lua_State *L, reduce_fn fn) {
   cv_tensor *t = cvL_checktensor(L, 1);
   reduce_args r;
   check_reduce(L, 2, t, &r);
   cv_error err;
-  cvL_pushtensor(L, fn(t, r.dim, r.keepdim, &err), &err);
+  cvL_push_result(L, fn(t, r.dim, r.keepdim, &err), &err);
   return 1;
 }
 
-static int l_sum(lua_State *L) { return push_reduce(L, cv_tensor_sum); }
-static int l_mean(lua_State *L) { return push_reduce(L, cv_tensor_mean); }
+static int l_sum(lua_State *L) { return push_reduce(L, cv_op_sum); }
+static int l_mean(lua_State *L) { return push_reduce(L, cv_op_mean); }
 
 static int l_argmax(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
@@ -79,19 +80,19 @@ static int l_argmin(lua_State *L) {
   return 1;
 }
 
-typedef cv_tensor *(*moment_fn)(const cv_tensor *, int, int, int, cv_error *);
+typedef cv_tensor *(*moment_fn)(cv_tensor *, int, int, int, cv_error *);
 
 static int push_moment(lua_State *L, moment_fn fn) {
   cv_tensor *t = cvL_checktensor(L, 1);
   reduce_args r;
   check_reduce(L, 2, t, &r);
   cv_error err;
-  cvL_pushtensor(L, fn(t, r.dim, r.keepdim, r.unbiased, &err), &err);
+  cvL_push_result(L, fn(t, r.dim, r.keepdim, r.unbiased, &err), &err);
   return 1;
 }
 
-static int l_var(lua_State *L) { return push_moment(L, cv_tensor_var); }
-static int l_std(lua_State *L) { return push_moment(L, cv_tensor_std); }
+static int l_var(lua_State *L) { return push_moment(L, cv_op_var); }
+static int l_std(lua_State *L) { return push_moment(L, cv_op_std); }
 
 /* norm(t[, p[, dim[, opts]]]), p = 1, 2 (default) or math.huge. */
 static int l_norm(lua_State *L) {
@@ -100,11 +101,11 @@ static int l_norm(lua_State *L) {
   reduce_args r;
   check_reduce(L, 3, t, &r);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_norm(t, p, r.dim, r.keepdim, &err), &err);
+  cvL_push_result(L, cv_op_norm(t, p, r.dim, r.keepdim, &err), &err);
   return 1;
 }
 
-typedef cv_tensor *(*extreme_fn)(const cv_tensor *, int, int, cv_tensor **,
+typedef cv_tensor *(*extreme_fn)(cv_tensor *, int, int, cv_tensor **,
                                  cv_error *);
 
 /* max(t) -> value; max(t, dim[, keepdim]) -> values, positions. */
@@ -114,17 +115,17 @@ static int push_extreme(lua_State *L, extreme_fn fn) {
   check_reduce(L, 2, t, &r);
   cv_error err;
   if (r.dim < 0) {
-    cvL_pushtensor(L, fn(t, -1, 0, NULL, &err), &err);
+    cvL_push_result(L, fn(t, -1, 0, NULL, &err), &err);
     return 1;
   }
   cv_tensor *ix = NULL;
-  cvL_pushtensor(L, fn(t, r.dim, r.keepdim, &ix, &err), &err);
+  cvL_push_result(L, fn(t, r.dim, r.keepdim, &ix, &err), &err);
   push_positions(L, ix, &err);
   return 2;
 }
 
-static int l_max(lua_State *L) { return push_extreme(L, cv_tensor_max); }
-static int l_min(lua_State *L) { return push_extreme(L, cv_tensor_min); }
+static int l_max(lua_State *L) { return push_extreme(L, cv_op_max); }
+static int l_min(lua_State *L) { return push_extreme(L, cv_op_min); }
 
 /* The optional dim at idx, the last one by default (as in PyTorch). */
 static int opt_last_dim(lua_State *L, int idx, const cv_tensor *t) {
@@ -141,7 +142,7 @@ static int l_sort(lua_State *L) {
   cv_error err;
   if (cv_tensor_sort(t, dim, descending, &v, &ix, &err))
     return cvL_raise(L, &err);
-  cvL_pushtensor(L, v, &err);
+  cvL_push_result(L, v, &err);
   push_positions(L, ix, &err);
   return 2;
 }
@@ -156,7 +157,7 @@ static int l_topk(lua_State *L) {
   cv_error err;
   if (cv_tensor_topk(t, (int64_t)k, dim, largest, &v, &ix, &err))
     return cvL_raise(L, &err);
-  cvL_pushtensor(L, v, &err);
+  cvL_push_result(L, v, &err);
   push_positions(L, ix, &err);
   return 2;
 }
@@ -185,13 +186,14 @@ static cv_tensor **check_list(lua_State *L, int idx, int *n) {
 /* cat({tensors}[, dim]), stack({tensors}[, dim]); dim 1 by default. */
 static int push_join(lua_State *L, int is_stack) {
   int n;
+  lua_settop(L, 2); /* the list's scratch goes above the arguments */
   cv_tensor **ts = check_list(L, 1, &n);
   int dim = 0;
   if (n > 0 && !lua_isnoneornil(L, 2))
     dim = cvL_checkdim(L, 2, ts[0]->ndim + is_stack);
   cv_error err;
-  cvL_pushtensor(L, is_stack ? cv_tensor_stack(n, ts, dim, &err)
-                             : cv_tensor_cat(n, ts, dim, &err), &err);
+  cvL_push_result(L, is_stack ? cv_op_stack(n, ts, dim, &err)
+                             : cv_op_cat(n, ts, dim, &err), &err);
   return 1;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../autograd.h"
+#include "../tensor_grad.h"
 #include "binding.h"
 
 typedef struct {
@@ -422,21 +423,32 @@ static int l_clone(lua_State *L) {
 
 /* ---- in place --------------------------------------------------------- */
 
+/* Raises when t may not change in place (it needs a gradient). */
+static void check_inplace(lua_State *L, const cv_tensor *t, const char *op) {
+  cv_error err;
+  if (cv_op_check_inplace(t, op, &err)) cvL_raise(L, &err);
+}
+
 static int l_fill_(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
-  cv_tensor_fill(t, (float)luaL_checknumber(L, 2));
+  float v = (float)luaL_checknumber(L, 2);
+  check_inplace(L, t, "fill_");
+  cv_tensor_fill(t, v);
   lua_settop(L, 1);
   return 1;
 }
 
 static int l_zero_(lua_State *L) {
-  cv_tensor_fill(cvL_checktensor(L, 1), 0.0f);
+  cv_tensor *t = cvL_checktensor(L, 1);
+  check_inplace(L, t, "zero_");
+  cv_tensor_fill(t, 0.0f);
   lua_settop(L, 1);
   return 1;
 }
 
 static int l_copy_(lua_State *L) {
   cv_tensor *dst = cvL_checktensor(L, 1), *src = cvL_checktensor(L, 2);
+  check_inplace(L, dst, "copy_");
   cv_error err;
   if (cv_tensor_copy(dst, src, &err)) return cvL_raise(L, &err);
   lua_settop(L, 1);
@@ -535,6 +547,7 @@ static int l_newindex(lua_State *L) {
   if (kt != LUA_TNUMBER && kt != LUA_TTABLE)
     return luaL_error(L, "tensors take only number or table keys, not %s",
                       luaL_typename(L, 2));
+  check_inplace(L, t, "assignment");
   cv_error err;
   cvL_pushtensor(L, index_view(L, t, 2, &err), &err); /* stack: t k x view */
   cv_tensor *view = cvL_totensor(L, -1), *src = cvL_totensor(L, 3);

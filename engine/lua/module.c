@@ -16,6 +16,8 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_caffe(L);
   cvL_open_math(L);
   cvL_open_io(L);
+  cvL_open_image(L);
+  cvL_open_data(L);
   cvL_open_render(L);
   return 1;
 }

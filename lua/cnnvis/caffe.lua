@@ -13,6 +13,8 @@ function M.load(prototxt, caffemodel, opts)
   return net.wrap(core.net_load(prototxt, caffemodel, opts and opts.phase))
 end
 
+M.classify = require("cnnvis.transform").classify
+
 --- Writes a net's weights as a V2 caffemodel.
 function M.save(n, path)
   n:save(path)

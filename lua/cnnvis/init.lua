@@ -8,6 +8,12 @@ for k, v in pairs(core) do M[k] = v end
 
 M.format = require "cnnvis.format"
 M.caffe = require "cnnvis.caffe"
+local gradcheck = require "cnnvis.gradcheck"
+M.gradcheck = gradcheck.gradcheck
+M.validate_weight_gradient = gradcheck.validate_weight_gradient
+M.image = require "cnnvis.image"
+M.transform = require "cnnvis.transform"
+M.data = require "cnnvis.data"
 M.vis = require "cnnvis.vis"
 M.plot = require "cnnvis.plot"
 M.report = require "cnnvis.report"

@@ -48,11 +48,18 @@ function M.wrap(core_net)
 end
 
 --- Runs the net on x (an NxCxHxW tensor, or a table {input_name = tensor}).
--- opts.upto names the last layer to run. Returns a table of the output
--- blobs by name (with upto: that layer's tops).
+-- opts.upto names the last layer to run; opts.keep lists the only blobs to
+-- keep (default: every blob), the others are freed as soon as no later
+-- layer reads them. Returns a table of the output blobs by name (with
+-- upto: that layer's tops) that were kept.
 function Net:forward(x, opts)
   local upto = opts and opts.upto
-  self._net:forward(x, upto)
+  local keep = opts and opts.keep
+  if keep ~= nil and type(keep) ~= "table" then
+    error("forward: keep must be a list of blob names", 2)
+  end
+  self._net:forward(x, upto, keep)
+  self.last_input = x
   local names = self.outputs
   if upto then
     for _, l in ipairs(self.layers) do

@@ -1,0 +1,170 @@
+--- Checking gradients against finite differences: the report's equation 1,
+-- Gradient = Δ neuron activation / Δ filter weight, as library functions.
+local core = require "cnnvis.core"
+
+local M = {}
+
+-- 1-based multi-index of flat position k (1-based) in a tensor of `size`.
+local function unflatten(k, size)
+  local idx, rest = {}, k - 1
+  for d = #size, 1, -1 do
+    idx[d] = rest % size[d] + 1
+    rest = rest // size[d]
+  end
+  return idx
+end
+
+-- f(x + eps at k) and f(x - eps at k), x restored after.
+local function central(flat, k, eps, eval)
+  local v = flat[k]:item()
+  flat[k] = v + eps
+  local up = eval()
+  flat[k] = v - eps
+  local down = eval()
+  flat[k] = v
+  return (up - down) / (2 * eps)
+end
+
+-- The spacing of float32 numbers around x: what one rounding can change.
+local function ulp(x)
+  local m, e = math.frexp(math.abs(x))
+  if m == 0 then return 2 ^ -149 end
+  return 2 ^ (e - 24)
+end
+
+-- Δf/Δw at w, from the largest of h = eps, eps/2, eps/4, eps/8 on which
+-- the one-sided slopes (f(w+h) - f(w))/h and (f(w) - f(w-h))/h agree within
+-- 1% (plus what float32 rounding of f can make of them): there f is smooth
+-- around w and the central difference is trustworthy. Returns the central
+-- difference, whether a smooth h was found, and the difference's rounding
+-- resolution ulp(f)/h.
+local function smooth_difference(flat, k, eps, eval)
+  local v = flat[k]:item()
+  local mid = eval()
+  local central_h, resolution
+  for j = 1, 4 do
+    local h = eps / 2 ^ (j - 1)
+    flat[k] = v + h
+    local up = eval()
+    flat[k] = v - h
+    local down = eval()
+    flat[k] = v
+    local fwd, bwd = (up - mid) / h, (mid - down) / h
+    central_h, resolution = (up - down) / (2 * h), ulp(mid) / h
+    local slack = 1e-2 * math.max(math.abs(fwd), math.abs(bwd)) + 4 * resolution
+    if math.abs(fwd - bwd) <= slack then return central_h, true, resolution end
+  end
+  return central_h, false, resolution
+end
+
+local function scalar_of(y, who)
+  if not core.is_tensor(y) or y:numel() ~= 1 then
+    error(who .. ": the function must return a one-element tensor", 3)
+  end
+  return y
+end
+
+--- Compares the gradient backward gives with central differences for every
+-- element of every input that requires a gradient.
+-- f(inputs...) must return a one-element tensor; inputs are contiguous.
+-- opts: eps (1e-3), rtol (1e-2), atol (1e-3): an element agrees when
+-- |analytic - numeric| <= atol + rtol * |numeric|.
+-- Returns ok, worst = {input =, index = {...}, analytic =, numeric =, error =}.
+function M.gradcheck(f, inputs, opts)
+  opts = opts or {}
+  local eps, rtol, atol = opts.eps or 1e-3, opts.rtol or 1e-2, opts.atol or 1e-3
+  for _, x in ipairs(inputs) do
+    if x.requires_grad then x:zero_grad() end
+  end
+  scalar_of(f(table.unpack(inputs)), "gradcheck"):backward()
+  local ok, worst = true, {error = -1}
+  for i, x in ipairs(inputs) do
+    if x.requires_grad then
+      assert(x:is_contiguous(), "gradcheck: input " .. i .. " must be contiguous")
+      local grad = x.grad and x.grad:view(-1) or core.zeros(x:numel())
+      local flat = x:detach():view(-1)
+      local eval = function() return f(table.unpack(inputs)):item() end
+      core.no_grad(function()
+        for k = 1, x:numel() do
+          local numeric = central(flat, k, eps, eval)
+          local analytic = grad[k]:item()
+          local e = math.abs(analytic - numeric)
+          if e > atol + rtol * math.abs(numeric) then ok = false end
+          if e > worst.error then
+            worst = {input = i, index = unflatten(k, x:size()), analytic = analytic,
+                     numeric = numeric, error = e}
+          end
+        end
+      end)
+    end
+  end
+  return ok, worst
+end
+
+-- The neuron's value after a forward on the net's last input.
+local function neuron_value(net, neuron)
+  net:forward(net.last_input)
+  return net:neuron(neuron[1] or neuron.blob, neuron):item()
+end
+
+--- Perturbs `count` weights of `layer` one at a time (a seeded sample),
+-- measures Δneuron/Δweight on the net's last input by central differences,
+-- and compares with the gradient backward gives. neuron = {blob, class = c
+-- [, sample = i]}.
+-- A net of ReLUs and max pools is piecewise smooth in each weight: where a
+-- pool window changes its winner or a ReLU crosses zero, the slope jumps, and
+-- a central difference across the jump averages two slopes. So each weight
+-- is measured at eps, eps/2, eps/4 and eps/8 until the one-sided slopes on
+-- both sides agree within 1% (no jump within ±h); the central difference
+-- on that h is the numeric value. Rules:
+--  * kink: no step size is smooth (a jump sits at the weight itself, e.g. an
+--    exact tie in a pool window); the row is reported, not judged;
+--  * tiny: a gradient below `tiny` (5e-2) times the layer's largest
+--    |gradient|, or below 100 times the rounding resolution of the
+--    difference (ulp(neuron) / h, where 1% of it would be lost in float32),
+--    is reported, not judged.
+-- opts: count (10), eps (2e-2 times the layer's largest |weight|), seed (1),
+-- tiny (5e-2). Returns a list of rows {index =, analytic =, numeric =,
+-- rel_error =, tiny =, kink =} and a summary {max_rel_error =, judged =,
+-- tiny_bound =, eps =}.
+function M.validate_weight_gradient(net, neuron, layer, opts)
+  opts = opts or {}
+  local p = net.params[layer]
+  if not p then error("validate_weight_gradient: the net has no parameters in layer '" .. tostring(layer) .. "'", 2) end
+  if not net.last_input then error("validate_weight_gradient: run net:forward(x) first", 2) end
+  local w = p.weight
+  for _, q in pairs(net.params) do for _, t in ipairs(q) do t:zero_grad() end end
+  net:forward(net.last_input)
+  net:neuron(neuron[1] or neuron.blob, neuron):backward()
+  local grad = w.grad:view(-1)
+  local flat = w:detach():view(-1)
+  local gmax, wmax = grad:abs():max():item(), w:detach():abs():max():item()
+  local eps = opts.eps or 2e-2 * math.max(wmax, 1e-3)
+  local tiny = (opts.tiny or 5e-2) * gmax
+  local eval = function() return neuron_value(net, neuron) end
+  local rows, worst, judged = {}, 0, 0
+  local state = opts.seed or 1
+  core.no_grad(function()
+    for r = 1, math.min(opts.count or 10, w:numel()) do
+      state = (state * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
+      local k = state % w:numel() + 1
+      local numeric, smooth, resolution = smooth_difference(flat, k, eps, eval)
+      local analytic = grad[k]:item()
+      local scale = math.max(math.abs(analytic), math.abs(numeric), 1e-30)
+      local bound = math.max(tiny, 100 * resolution)
+      local row = {index = unflatten(k, w:size()), analytic = analytic, numeric = numeric,
+                   rel_error = math.abs(analytic - numeric) / scale,
+                   tiny = math.abs(analytic) < bound and math.abs(numeric) < bound,
+                   kink = not smooth}
+      if not row.tiny and not row.kink then
+        judged = judged + 1
+        worst = math.max(worst, row.rel_error)
+      end
+      rows[r] = row
+    end
+  end)
+  net:forward(net.last_input)
+  return rows, {max_rel_error = worst, judged = judged, tiny_bound = tiny, eps = eps}
+end
+
+return M

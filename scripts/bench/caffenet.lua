@@ -1,0 +1,153 @@
+--- CaffeNet forward: cnnvis beside PyTorch (scripts/bench/caffenet_torch.py).
+-- Usage: cnnvis scripts/bench/caffenet.lua [threads [runs]]
+-- Random weights (seeded), 227x227, no_grad in both, the same thread count.
+-- Prints forward times at batch 1 and 16 (medians), the peer's ratio, each
+-- conv layer's throughput next to OpenBLAS sgemm on the layer's GEMM shapes,
+-- and resident memory after load and after a batch-1 forward.
+local cv = require "cnnvis"
+
+local PROTO = "../shared/fixtures/caffe/caffenet_deploy.prototxt"
+local WEIGHTS = "build/bench/caffenet_random.caffemodel"
+local PEER = "scripts/bench/caffenet_torch.py"
+local threads = tonumber(arg[1]) or tonumber(os.getenv("BENCH_THREADS") or "") or 2
+local runs = tonumber(arg[2]) or 7
+
+local function rss_mb()
+  for line in io.lines("/proc/self/status") do
+    local kb = line:match("^VmRSS:%s+(%d+)")
+    if kb then return tonumber(kb) / 1024 end
+  end
+end
+
+local function median(fn, n)
+  local t = {}
+  for i = 1, n do
+    local t0 = cv.clock()
+    fn()
+    t[i] = cv.clock() - t0
+  end
+  table.sort(t)
+  return t[(n + 1) // 2]
+end
+
+-- The caffemodel is made once, in a child process, so that its garbage does
+-- not count in this process's resident set.
+local function ensure_weights()
+  local f = io.open(WEIGHTS)
+  if f then f:close() return end
+  os.execute("mkdir -p build/bench")
+  local bin = os.getenv("CNNVIS_BIN") or "build/bin/cnnvis"
+  local code = string.format([[
+    local cv = require "cnnvis"
+    cv.manual_seed(1)
+    local net = cv.caffe.load(%q)
+    cv.no_grad(function()
+      for _, p in pairs(net.params) do
+        local fan = p.weight:numel() / p.weight:size(1)
+        p.weight:copy_(cv.randn(p.weight:size()) * (1 / math.sqrt(fan)))
+        p.bias:copy_(cv.randn(p.bias:size()) * 0.01)
+      end
+    end)
+    cv.caffe.save(net, %q)]], PROTO, WEIGHTS)
+  assert(os.execute(bin .. " -e '" .. code .. "'"), "could not write " .. WEIGHTS)
+end
+
+-- CaffeNet's conv geometry (deploy.prototxt).
+local CONV = {
+  conv1 = {stride = 4}, conv2 = {pad = 2, group = 2}, conv3 = {pad = 1},
+  conv4 = {pad = 1, group = 2}, conv5 = {pad = 1, group = 2},
+}
+
+-- Each conv layer alone (cv.nn.conv2d on its bottom blob, batch 1) beside
+-- sgemm (cv.matmul) on the layer's GEMM shapes: M = outputs per group,
+-- N = OH*OW, K = inputs per group * kh * kw, once per group.
+local function conv_table(net)
+  local rows = {}
+  cv.manual_seed(3)
+  local x = cv.randn(1, 3, 227, 227) * 50
+  cv.no_grad(function() net:forward(x) end)
+  for _, l in ipairs(net.layers) do
+    local geo = CONV[l.name]
+    if geo then
+      local w, b = net.params[l.name].weight, net.params[l.name].bias
+      local xin = net.blobs[l.bottoms[1]]
+      local g = geo.group or 1
+      local y = cv.no_grad(function() return cv.nn.conv2d(xin, w, b, geo) end)
+      local m, n, k = w:size(1) // g, y:size(3) * y:size(4), w:size(2) * w:size(3) * w:size(4)
+      local flop = 2.0 * m * n * k * g
+      local t_conv = median(function()
+        cv.no_grad(function() cv.nn.conv2d(xin, w, b, geo) end)
+      end, runs * 3)
+      local a, bm = cv.randn(m, k), cv.randn(k, n)
+      local t_gemm = median(function()
+        cv.no_grad(function() for _ = 1, g do cv.matmul(a, bm) end end)
+      end, runs * 3)
+      rows[#rows + 1] = {l.name, m, n, k, g, flop / t_conv / 1e9, flop / t_gemm / 1e9}
+    end
+  end
+  return rows
+end
+
+local function peer(threads_)
+  local cmd = string.format("/usr/bin/python3 %s %d %d", PEER, threads_, runs)
+  local p = io.popen(cmd)
+  local out = {}
+  for line in p:lines() do
+    local k, v = line:match("^(%S+)%s+(%S+)$")
+    if k then out[k] = tonumber(v) end
+  end
+  p:close()
+  return out
+end
+
+local function cpu_line()
+  for line in io.lines("/proc/cpuinfo") do
+    local m = line:match("^model name%s*:%s*(.*)")
+    if m then return m end
+  end
+  return "?"
+end
+
+local function main()
+  ensure_weights()
+  cv.set_num_threads(threads)
+  local rss0 = rss_mb()
+  local net = cv.caffe.load(PROTO, WEIGHTS)
+  collectgarbage()
+  local rss_load = rss_mb()
+  cv.manual_seed(2)
+  local x1, x16 = cv.randn(1, 3, 227, 227) * 50, cv.randn(16, 3, 227, 227) * 50
+  local function fwd(x) cv.no_grad(function() net:forward(x, {keep = {"prob"}}) end) end
+  fwd(x1)
+  collectgarbage()
+  local rss_fwd = rss_mb()
+  local t1 = median(function() fwd(x1) end, runs)
+  fwd(x16)
+  local t16 = median(function() fwd(x16) end, math.max(3, runs // 2))
+  local convs = conv_table(net)
+  net = nil
+  collectgarbage()
+  local p = peer(threads)
+
+  print(string.format("CaffeNet forward, 227x227, random weights, %d threads, medians of %d runs",
+    threads, runs))
+  print("cpu: " .. cpu_line() .. " (2 cores, shared with other jobs: times are noisy)")
+  print(string.format("%-22s %12s %12s %10s", "", "cnnvis", "pytorch", "peer/ours"))
+  local function row(name, ours, theirs)
+    print(string.format("%-22s %9.1f ms %9.1f ms %9.2fx", name, ours * 1e3, theirs * 1e3,
+      theirs / ours))
+  end
+  row("forward batch 1", t1, p.batch1 or 0 / 0)
+  row("forward batch 16 /img", t16 / 16, (p.batch16 or 0 / 0) / 16)
+  print(string.format("%-22s %9.0f MB %9.0f MB", "RSS after load", rss_load, p.rss_load or 0 / 0))
+  print(string.format("%-22s %9.0f MB %9.0f MB   (target <= 320 MB; %0.f MB before load)",
+    "RSS after fwd batch 1", rss_fwd, p.rss_forward or 0 / 0, rss0))
+  print()
+  print("conv layers at batch 1: GFLOP/s of the layer vs sgemm on its GEMM shapes (MxNxK, groups)")
+  for _, r in ipairs(convs) do
+    print(string.format("  %-6s %4d x %5d x %5d  g%d   layer %6.1f   sgemm %6.1f   %3.0f%%",
+      r[1], r[2], r[3], r[4], r[5], r[6], r[7], 100 * r[6] / r[7]))
+  end
+end
+
+main()
