@@ -8,10 +8,12 @@ usage: cnnvis scripts/report.lua [options]
                      (default examples/models/fashion_caffenet.caffemodel;
                      "none": the definition's fillers, to try the pipeline)
   --images DIR       test images in an ImageNet-style folder: one sub-folder per
-                     class, classes numbered 0, 1, ... in sorted folder order
+                     class, named by its key in --labels (a WordNet id), or
+                     without --labels classes 0, 1, ... in sorted folder order
                      (default: the 10,000 Fashion-MNIST test images)
-  --labels FILE      class names, one a line; a leading WordNet id as in
-                     synset_words.txt is dropped (default: the data set's names)
+  --labels FILE      class names in synset_words.txt style: a key (the folder
+                     name), then the name; line k is class k-1
+                     (default: the data set's names)
   --mean FILE        a mean image (.binaryproto or .npy) to subtract; inputs are
                      then prepared as pycaffe does (resize, crop, BGR)
   --scale K          multiply raw 0..255 pixels by K when they go in as they are
@@ -34,7 +36,6 @@ beside it. Example on CaffeNet:
     --labels synset_words.txt --images val_by_class/ --limit 2000 --batch 50
 ]]
 local cv = require "cnnvis"
-local lfs = require "lfs"
 
 local USAGE = debug.getinfo(1, "S").source:match("^@") and
   io.open(debug.getinfo(1, "S").source:sub(2)):read("a"):match("%-%-%[%[ (.-)%]%]") or ""
@@ -83,82 +84,32 @@ end
 
 -- ---- data --------------------------------------------------------------
 
--- Class names of a label file, one a line, and the WordNet ids that lead
--- the lines of a synset_words.txt ({n01440764 = 0, ...}, classes 0-based).
-local function read_labels(path)
-  local f, msg = io.open(path)
-  if not f then die("cannot open the label file: " .. msg) end
-  local names, wnids = {}, {}
-  for line in f:lines() do
-    line = line:gsub("%s+$", "")
-    if line ~= "" then
-      local id, rest = line:match("^(n%d+)%s+(.*)$")
-      names[#names + 1] = rest or line
-      if id then wnids[id] = #names - 1 end
-    end
-  end
-  f:close()
-  return names, wnids
-end
-
-local IMAGE_EXT = {png = true, jpg = true, jpeg = true}
-
--- An ImageNet-style folder: {count, get(i) -> image, label, classes}. The
--- file list is read up front, the images only when asked for. Sub-folders
--- named by WordNet ids take their class from the label file (a subset of
--- ImageNet keeps its classes); otherwise classes follow the sorted names.
-local function folder_set(dir, wnids)
-  if lfs.attributes(dir, "mode") ~= "directory" then die(dir .. " is not a directory") end
-  local classes = {}
-  for name in lfs.dir(dir) do
-    if name:sub(1, 1) ~= "." and lfs.attributes(dir .. "/" .. name, "mode") == "directory" then
-      classes[#classes + 1] = name
-    end
-  end
-  table.sort(classes)
-  if #classes == 0 then die(dir .. " has no class sub-folders") end
-  local class_of, by_wnid = {}, wnids and next(wnids) ~= nil
-  for c, name in ipairs(classes) do
-    if by_wnid and wnids[name] == nil then
-      die(string.format("%s/%s: no such WordNet id in the label file", dir, name))
-    end
-    class_of[name] = by_wnid and wnids[name] or c - 1
-  end
-  local files, labels = {}, {}
-  for c, name in ipairs(classes) do
-    local list = {}
-    for f in lfs.dir(dir .. "/" .. name) do
-      local ext = f:match("%.(%w+)$")
-      if ext and IMAGE_EXT[ext:lower()] then list[#list + 1] = f end
-    end
-    table.sort(list)
-    for _, f in ipairs(list) do
-      files[#files + 1] = dir .. "/" .. name .. "/" .. f
-      labels[#labels + 1] = class_of[name]
-    end
-  end
-  -- Interleave the classes so that --limit keeps every class.
-  local order, next_of, by_class = {}, {}, {}
-  for i, name in ipairs(files) do
-    local c = name:match("^.*/([^/]+)/[^/]+$")
-    by_class[c] = by_class[c] or {}
+-- A folder of images by class through cv.data.folder, in an order that
+-- takes the classes in turn, so that --limit keeps every class:
+-- {count, get(i) -> image, label (nil, nil, message when it does not
+-- decode), classes, source}.
+local function folder_set(dir, labels)
+  local ok, set = pcall(cv.data.folder, dir, {labels = labels})
+  if not ok then die((tostring(set):gsub("^[^:]*%.lua:%d+: ", ""))) end
+  if #set == 0 then die(dir .. " has no images in class sub-folders") end
+  local by_class, classes = {}, {}
+  for i = 1, #set do
+    local c = set:label(i)
+    if not by_class[c] then by_class[c], classes[#classes + 1] = {}, c end
     table.insert(by_class[c], i)
   end
-  repeat
-    local added = false
+  local order, k = {}, 1
+  while #order < #set do
     for _, c in ipairs(classes) do
-      local k = (next_of[c] or 0) + 1
-      if by_class[c] and by_class[c][k] then
-        order[#order + 1], next_of[c], added = by_class[c][k], k, true
-      end
+      if by_class[c][k] then order[#order + 1] = by_class[c][k] end
     end
-  until not added
-  return {count = #files, classes = classes, source = dir,
+    k = k + 1
+  end
+  return {count = #set, classes = set.classes, source = dir,
           get = function(i)
-            local j = order[i]
-            local ok, img = pcall(cv.image.load, files[j])
-            if not ok then return nil, labels[j], img end
-            return img, labels[j]
+            local ok_, img, label = pcall(set.get, set, order[i])
+            if not ok_ then return nil, nil, img end
+            return img, label
           end}
 end
 
@@ -390,9 +341,13 @@ local function main(argv)
   local t_start = cv.clock()
   local ok, net = pcall(cv.caffe.load, o.prototxt, o.caffemodel ~= "none" and o.caffemodel or nil)
   if not ok then die((tostring(net):gsub("^[^:]*%.lua:%d+: ", ""))) end
-  local names, wnids = {}, nil
-  if o.labels then names, wnids = read_labels(o.labels) end
-  local set = o.images and folder_set(o.images, wnids) or fashion_set()
+  local names = {}
+  if o.labels then
+    local ok_, t = pcall(cv.data.read_labels, o.labels)
+    if not ok_ then die((tostring(t):gsub("^[^:]*%.lua:%d+: ", ""))) end
+    names = t.names
+  end
+  local set = o.images and folder_set(o.images, o.labels) or fashion_set()
   if not o.labels then
     for i, v in ipairs(set.classes or {}) do names[i] = v end
   end
