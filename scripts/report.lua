@@ -316,11 +316,11 @@ end
 -- each layer for it (blobs[j].maps: maps x H x W).
 local function activation_row(page, c, img, blobs)
   local s = img:size()
-  local shown = s[1] == 3 and img or img[1]
-  page:image(cv.vis.grid(shown:dim() == 2 and shown:unsqueeze(1) or shown:unsqueeze(1),
-      {normalize = "none", pad = 0, scale = scale_for(s[2], 84)}),
-    {name = string.format("input_%d.png", c), caption = "input",
-     inline = true})
+  local scale = scale_for(s[2], 84)
+  -- photos are shown at most 200 pixels wide (the file keeps them whole)
+  page:image(cv.vis.grid(img:unsqueeze(1), {normalize = "none", pad = 0, scale = scale}),
+    {name = string.format("input_%d.png", c), caption = "input", inline = true,
+     width = s[3] * scale > 200 and 200 or nil})
   for _, b in ipairs(blobs) do
     local maps = b.maps
     local h, cols = maps:size(2), columns(maps:size(1))
