@@ -307,8 +307,9 @@ local function filter_picture(weight, bgr)
            (bgr and "Caffe's BGR shown as RGB" or "as RGB") .. ", each filter scaled to its own range"
   end
   local maps = w:reshape(s[1] * s[2], s[3], s[4])
+  -- gray padding: white is the map's 0
   return cv.vis.grid(maps, {cols = s[2] == 1 and columns(s[1]) or s[2], colormap = "diverging",
-                            scale = scale, pad = 2}),
+                            scale = scale, pad = 2, pad_color = 96}),
          "blue negative, white 0, red positive; each filter scaled to its own largest magnitude"
 end
 
@@ -324,7 +325,7 @@ local function activation_row(page, c, img, blobs)
   for _, b in ipairs(blobs) do
     local maps = b.maps
     local h, cols = maps:size(2), columns(maps:size(1))
-    page:image(cv.vis.grid(maps, {cols = cols, normalize = "all", colormap = "viridis",
+    page:image(cv.vis.grid(maps, {cols = cols, normalize = "each", colormap = "viridis",
                                   scale = scale_for(h, 48, cols, maps:size(3), 460)}),
       {name = string.format("%s_%d.png", b.name, c),
        caption = string.format("%s: %d maps of %dx%d", b.name, maps:size(1), h, maps:size(3)),
@@ -456,7 +457,8 @@ local function main(argv)
     page:text("One test image per class (the first of its class; at most " .. o.show ..
       " classes) and the outputs of " ..
       table.concat(shown, " and ") .. " for it, after the layers that work in place " ..
-      "(ReLU). Each picture is scaled to its own range over all its maps (viridis: dark low, yellow high).")
+      "(ReLU). Each map is scaled to its own range (viridis: dark low, yellow high); a map " ..
+      "that is zero everywhere stays dark.")
     local xs, classes = {}, {}
     for c = 0, ev.classes - 1 do
       if ev.first[c] and #classes < o.show then
