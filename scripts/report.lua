@@ -352,6 +352,7 @@ local function main(argv)
   if not o.labels then
     for i, v in ipairs(set.classes or {}) do names[i] = v end
   end
+  for _, name in ipairs(o.layers or {}) do layer_named(net, name) end -- fail before the long part
   local prepare, direct = input_maker(net, o)
 
   local page = cv.report.new{title = "Inside " .. o.prototxt:match("([^/]+)$"):gsub("%.prototxt$", ""),

@@ -172,6 +172,15 @@ describe("report", function()
       assert.truthy(page:find('<td class="num">1</td><td>digit 1</td><td class="num">1</td>', 1, true))
     end)
 
+    it("names a layer that --layers asks for and the net does not have", function()
+      local p = io.popen(table.concat({q(BIN), "scripts/report.lua", "--prototxt",
+        q(FIX .. "lenet.prototxt"), "--caffemodel", q(FIX .. "lenet_iter_10000.caffemodel"),
+        "--images", q(dir), "--layers", "conv1,conv9", "--out", q(dir .. "/out2"), "2>&1"}, " "))
+      local msg = p:read("a")
+      assert.is_nil(p:close())
+      assert.equal("report: the net has no layer 'conv9'\n", msg)
+    end)
+
     it("prints its usage with --help and refuses an unknown option", function()
       local help = io.popen(q(BIN) .. " scripts/report.lua --help"):read("a")
       assert.truthy(help:find("usage: cnnvis scripts/report.lua [options]", 1, true))
