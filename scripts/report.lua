@@ -1,5 +1,6 @@
---[[ report.lua — the main job: one HTML page that looks inside a Caffe classifier.
-
+-- report.lua — the main job: one HTML page that looks inside a Caffe classifier.
+-- The options, as --help prints them:
+local USAGE = [[
 usage: cnnvis scripts/report.lua [options]
 
   --prototxt FILE    the deploy definition
@@ -36,9 +37,6 @@ beside it. Example on CaffeNet:
     --labels synset_words.txt --images val_by_class/ --limit 2000 --batch 50
 ]]
 local cv = require "cnnvis"
-
-local USAGE = debug.getinfo(1, "S").source:match("^@") and
-  io.open(debug.getinfo(1, "S").source:sub(2)):read("a"):match("%-%-%[%[ (.-)%]%]") or ""
 
 -- ---- arguments ---------------------------------------------------------
 
