@@ -46,6 +46,7 @@ static void node_clear(cv_node *node) {
 void cv_node_release(cv_node *node) {
   if (!node || --node->refcount > 0) return;
   node_clear(node);
+  cv_tensor_release(node->kept_grad);
   free(node);
 }
 
@@ -139,9 +140,10 @@ static int64_t collect_nodes(cv_node *root, cv_node ***out, cv_error *err) {
   int64_t n = 0, cap = 64;
   cv_node **nodes = malloc(sizeof *nodes * cap);
   if (!nodes) goto oom;
-  /* nodes[] doubles as the work list: everything before `next` is expanded. */
-  /* Each collected node is held until the walk ends: clearing one node
-   * may drop the last tensor that points at another. */
+  /* nodes[] doubles as the work list: everything before `next` is expanded.
+   * Each collected node is held until the walk ends: clearing one node can
+   * drop the last tensor that points at another (a blob rebound by an
+   * in-place layer). */
   root->visit = mark;
   root->refcount++;
   nodes[n++] = root;
@@ -213,9 +215,6 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
     cv_tensor_release(seed);
     return -1;
   }
-  /* Held for the walk: clearing one node can drop the last reference to
-   * another that is still in the list. */
-  for (int64_t k = 0; k < n; k++) nodes[k]->refcount++;
   int rc = 0;
   cv_tensor_release(out->node->grad);
   out->node->grad = seed;
@@ -224,13 +223,14 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
     if (rc == 0 && node->grad) {
       cv_tensor *g = node->grad;
       node->grad = NULL;
+      if (node->keep_grad) { /* what d out / d this output came to */
+        cv_tensor_release(node->kept_grad);
+        node->kept_grad = cv_tensor_retain(g);
+      }
       rc = node->backward(node, g, err);
       cv_tensor_release(g);
     }
   }
-  /* Clearing a node can drop the last tensor that holds an older node of
-   * the list (a blob rebound by an in-place layer): hold them all first. */
-  for (int64_t k = 0; k < n; k++) nodes[k]->refcount++;
   for (int64_t k = 0; k < n; k++) {
     cv_tensor_release(nodes[k]->grad);
     nodes[k]->grad = NULL;

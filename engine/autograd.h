@@ -45,6 +45,8 @@ struct cv_node {
   cv_tensor *grad;                           /* during backward only */
   int freed;                                 /* inputs released after backward */
   uint64_t visit;                            /* marks a walk of backward */
+  int keep_grad;                             /* keep the output's gradient */
+  cv_tensor *kept_grad;                      /* ... here, after backward */
 };
 
 /* Grad mode (a thread setting, on by default). Returns the previous mode. */

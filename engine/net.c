@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd.h"
 #include "caffe/caffe_io.h"
+#include "layers/layers.h"
 
 static char *copy_string(const char *s) {
   size_t n = strlen(s) + 1;
@@ -36,6 +38,7 @@ void cv_net_free(cv_net *net) {
     cv_net_layer *l = &net->layers[i];
     free(l->name);
     free(l->opts);
+    cv_tensor_release(l->out);
     for (int k = 0; k < l->n_param; k++) cv_tensor_release(l->param[k]);
   }
   for (int i = 0; i < net->n_blobs; i++) {
@@ -265,6 +268,8 @@ static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
                : l->type->forward(l->opts, l->n_bottom, bottom, l->param,
                                   l->n_top, top, err);
   if (rc) return cv_error_prefix(err, "layer '%s' (%s)", l->name, l->type->name);
+  cv_tensor_release(l->out);
+  l->out = l->n_top && top[0]->node ? cv_tensor_retain(top[0]) : NULL;
   for (int k = 0; k < l->n_top; k++) {
     cv_tensor_release(net->blobs[l->top[k]]);
     net->blobs[l->top[k]] = top[k];
@@ -318,4 +323,61 @@ int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
 int cv_net_forward(cv_net *net, int n_inputs, cv_tensor **inputs,
                    const char *upto, cv_error *err) {
   return cv_net_forward_keep(net, n_inputs, inputs, upto, NULL, err);
+}
+
+/* ---- per-sample filter norms ------------------------------------------------- */
+
+/* The layer's output node, when the last forward put it on the tape. */
+static cv_node *output_node(cv_net *net, int id, cv_error *err) {
+  cv_net_layer *l = &net->layers[id];
+  if (strcmp(l->type->name, "Convolution") && strcmp(l->type->name, "InnerProduct")) {
+    cv_error_set(err, "per-sample norms: layer '%s' is a %s, not a "
+                 "Convolution or InnerProduct layer", l->name, l->type->name);
+    return NULL;
+  }
+  if (!l->out || !l->out->node) {
+    cv_error_set(err, "per-sample norms: layer '%s' has no output on the tape "
+                 "(run forward with grad mode on first)", l->name);
+    return NULL;
+  }
+  return l->out->node;
+}
+
+int cv_net_keep_output_grad(cv_net *net, int layer_id, cv_error *err) {
+  cv_node *node = output_node(net, layer_id, err);
+  if (!node) return -1;
+  node->keep_grad = 1;
+  cv_tensor_release(node->kept_grad);
+  node->kept_grad = NULL;
+  return 0;
+}
+
+cv_tensor *cv_net_filter_norms(cv_net *net, int layer_id, cv_error *err) {
+  cv_node *node = output_node(net, layer_id, err);
+  if (!node) return NULL;
+  const char *name = net->layers[layer_id].name;
+  cv_tensor *x = node->saved[0], *w = node->saved[1], *dy = node->kept_grad;
+  if (!dy || !x || !w) {
+    cv_error_set(err, "per-sample norms: layer '%s' has no kept gradient "
+                 "(call keep_output_grad, then backward with {retain = true})",
+                 name);
+    return NULL;
+  }
+  int conv = strcmp(node->op, "conv2d") == 0;
+  int64_t size[2] = {x->size[0], w->size[0]};
+  if (!conv && ((const cv_linear_params *)node->ctx)->transpose) size[1] = w->size[1];
+  cv_tensor *norms = cv_tensor_empty(2, size, err), *g = NULL;
+  if (norms && (g = cv_tensor_contiguous(dy, err))) {
+    cv_workspace ws = {0};
+    int rc = conv ? cv_conv2d_filter_grad_norms(node->ctx, x, w, g, norms, &ws, err)
+                  : cv_linear_filter_grad_norms(node->ctx, x, w, g, norms, err);
+    cv_workspace_free(&ws);
+    if (rc) {
+      cv_tensor_release(norms);
+      norms = NULL;
+      cv_error_prefix(err, "layer '%s'", name);
+    }
+  }
+  cv_tensor_release(g);
+  return norms;
 }

@@ -67,6 +67,9 @@ typedef struct {
   int top[CV_LAYER_MAX_TOPS];
   cv_tensor *param[CV_LAYER_MAX_PARAMS]; /* owned; weight, bias, ... */
   cv_shape top_shape[CV_LAYER_MAX_TOPS]; /* at the definition's batch size */
+  /* The first top of the last forward while it is on the tape (retained):
+   * per-sample norms read its node after a backward. */
+  cv_tensor *out;
 } cv_net_layer;
 
 typedef struct cv_net {
@@ -106,6 +109,17 @@ int cv_net_forward(cv_net *net, int n_inputs, cv_tensor **inputs,
 int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
                         const char *upto, const unsigned char *keep,
                         cv_error *err);
+
+/* Per-sample filter gradient norms of a Convolution or InnerProduct layer.
+ * Before a backward: cv_net_keep_output_grad(net, id) asks the tape to keep
+ * the gradient of the layer's output. After it: a new N x filters tensor,
+ * row n the L2 norms, per output channel (conv) or output neuron (fc), of
+ * the gradient of sample n's share of the backward's objective w.r.t. the
+ * layer's weights (bias apart). The objective must be a sum of per-sample
+ * terms (a neuron summed over the batch), and the backward must have kept
+ * the graph ({retain = true}) for the layer's saved input. */
+int cv_net_keep_output_grad(cv_net *net, int layer_id, cv_error *err);
+cv_tensor *cv_net_filter_norms(cv_net *net, int layer_id, cv_error *err);
 
 int cv_net_blob_id(const cv_net *net, const char *name);  /* -1 if none */
 int cv_net_layer_id(const cv_net *net, const char *name); /* -1 if none */

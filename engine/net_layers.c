@@ -490,6 +490,274 @@ static int forward_accuracy(const void *opts, int n_bottom, cv_tensor **bottom,
   return (top[0] = cv_tensor_scalar((float)acc, err)) ? 0 : -1;
 }
 
+/* ---- Concat and Eltwise ------------------------------------------------------ */
+
+static int parse_concat(const Caffe__LayerParameter *lp, int train, void **opts,
+                        cv_error *err) {
+  (void)train;
+  int *axis = alloc_opts(opts, sizeof *axis, err);
+  if (!axis) return -1;
+  const Caffe__ConcatParameter *q = lp->concat_param;
+  *axis = !q ? 1 : q->has_axis || !q->has_concat_dim ? q->axis : (int)q->concat_dim;
+  return 0;
+}
+
+static int shape_concat(const void *opts, int n_bottom, const cv_shape *bottom,
+                        int n_top, cv_shape *top, int *n_param, cv_shape *param,
+                        cv_error *err) {
+  (void)n_top, (void)param;
+  if (want_bottoms(n_bottom, 1, CV_LAYER_MAX_BOTTOMS, err)) return -1;
+  int axis = canonical_axis(*(const int *)opts, bottom[0].ndim, err);
+  if (axis < 0) return -1;
+  top[0] = bottom[0];
+  for (int k = 1; k < n_bottom; k++) {
+    int ok = bottom[k].ndim == bottom[0].ndim;
+    for (int d = 0; ok && d < bottom[0].ndim; d++)
+      ok = d == axis || bottom[k].size[d] == bottom[0].size[d];
+    if (!ok) {
+      char a[CV_SHAPE_STR_MAX], b[CV_SHAPE_STR_MAX];
+      return cv_error_set(err, "bottoms %s and %s differ outside axis %d",
+                          cv_shape_str(bottom[0].ndim, bottom[0].size, a, sizeof a),
+                          cv_shape_str(bottom[k].ndim, bottom[k].size, b, sizeof b),
+                          axis);
+    }
+    top[0].size[axis] += bottom[k].size[axis];
+  }
+  *n_param = 0;
+  return 0;
+}
+
+static int forward_concat(const void *opts, int n_bottom, cv_tensor **bottom,
+                          cv_tensor **param, int n_top, cv_tensor **top,
+                          cv_error *err) {
+  (void)param, (void)n_top;
+  int axis = canonical_axis(*(const int *)opts, bottom[0]->ndim, err);
+  if (axis < 0) return -1;
+  return (top[0] = cv_nn_concat(axis, n_bottom, bottom, err)) ? 0 : -1;
+}
+
+typedef struct {
+  cv_eltwise_op op;
+  int n_coeff;
+  double coeff[CV_LAYER_MAX_BOTTOMS];
+} eltwise_opts;
+
+static int parse_eltwise(const Caffe__LayerParameter *lp, int train,
+                         void **opts, cv_error *err) {
+  (void)train;
+  eltwise_opts *o = alloc_opts(opts, sizeof *o, err);
+  if (!o) return -1;
+  const Caffe__EltwiseParameter *q = lp->eltwise_param;
+  o->op = CV_ELTWISE_SUM;
+  if (q && q->operation == CAFFE__ELTWISE_PARAMETER__ELTWISE_OP__PROD)
+    o->op = CV_ELTWISE_PROD;
+  if (q && q->operation == CAFFE__ELTWISE_PARAMETER__ELTWISE_OP__MAX)
+    o->op = CV_ELTWISE_MAX;
+  if (q && q->n_coeff) {
+    if (o->op != CV_ELTWISE_SUM)
+      return cv_error_set(err, "coeff is only for the SUM operation");
+    if (q->n_coeff != lp->n_bottom)
+      return cv_error_set(err, "has %zu coeff for %zu bottoms", q->n_coeff,
+                          lp->n_bottom);
+    o->n_coeff = (int)q->n_coeff;
+    for (size_t k = 0; k < q->n_coeff && k < CV_LAYER_MAX_BOTTOMS; k++)
+      o->coeff[k] = q->coeff[k];
+  }
+  return 0;
+}
+
+static int shape_eltwise(const void *opts, int n_bottom, const cv_shape *bottom,
+                         int n_top, cv_shape *top, int *n_param, cv_shape *param,
+                         cv_error *err) {
+  (void)opts;
+  if (want_bottoms(n_bottom, 2, CV_LAYER_MAX_BOTTOMS, err)) return -1;
+  for (int k = 1; k < n_bottom; k++) {
+    int ok = bottom[k].ndim == bottom[0].ndim;
+    for (int d = 0; ok && d < bottom[0].ndim; d++)
+      ok = bottom[k].size[d] == bottom[0].size[d];
+    if (!ok) {
+      char a[CV_SHAPE_STR_MAX], b[CV_SHAPE_STR_MAX];
+      return cv_error_set(err, "bottoms %s and %s differ",
+                          cv_shape_str(bottom[0].ndim, bottom[0].size, a, sizeof a),
+                          cv_shape_str(bottom[k].ndim, bottom[k].size, b, sizeof b));
+    }
+  }
+  return shape_same(opts, n_bottom, bottom, n_top, top, n_param, param, err);
+}
+
+static int forward_eltwise(const void *opts, int n_bottom, cv_tensor **bottom,
+                           cv_tensor **param, int n_top, cv_tensor **top,
+                           cv_error *err) {
+  const eltwise_opts *o = opts;
+  (void)param, (void)n_top;
+  top[0] = cv_nn_eltwise(o->op, o->n_coeff ? o->coeff : NULL, n_bottom, bottom,
+                         err);
+  return top[0] ? 0 : -1;
+}
+
+/* ---- Flatten and Reshape: views of the bottom ---------------------------------- */
+
+typedef struct {
+  int flatten; /* else reshape */
+  int axis, end_axis, num_axes, n_dims;
+  int64_t dims[CV_MAX_DIMS];
+} reshape_opts;
+
+static int parse_flatten(const Caffe__LayerParameter *lp, int train,
+                         void **opts, cv_error *err) {
+  (void)train;
+  reshape_opts *o = alloc_opts(opts, sizeof *o, err);
+  if (!o) return -1;
+  o->flatten = 1;
+  o->axis = lp->flatten_param ? lp->flatten_param->axis : 1;
+  o->end_axis = lp->flatten_param ? lp->flatten_param->end_axis : -1;
+  return 0;
+}
+
+static int parse_reshape(const Caffe__LayerParameter *lp, int train,
+                         void **opts, cv_error *err) {
+  (void)train;
+  reshape_opts *o = alloc_opts(opts, sizeof *o, err);
+  const Caffe__ReshapeParameter *q = lp->reshape_param;
+  if (!o) return -1;
+  if (!q || !q->shape) return cv_error_set(err, "has no reshape_param { shape }");
+  if (q->shape->n_dim > CV_MAX_DIMS)
+    return cv_error_set(err, "reshape_param has %zu dims", q->shape->n_dim);
+  o->axis = q->axis;
+  o->num_axes = q->num_axes;
+  o->n_dims = (int)q->shape->n_dim;
+  memcpy(o->dims, q->shape->dim, sizeof(int64_t) * (size_t)o->n_dims);
+  return 0;
+}
+
+static int reshaped(const reshape_opts *o, int ndim, const int64_t *in,
+                    int *out_ndim, int64_t *out, cv_error *err) {
+  if (o->flatten)
+    return cv_flatten_shape(o->axis, o->end_axis, ndim, in, out_ndim, out, err);
+  return cv_reshape_shape(o->axis, o->num_axes, o->n_dims, o->dims, ndim, in,
+                          out_ndim, out, err);
+}
+
+static int shape_reshape(const void *opts, int n_bottom, const cv_shape *bottom,
+                         int n_top, cv_shape *top, int *n_param, cv_shape *param,
+                         cv_error *err) {
+  (void)n_top, (void)param;
+  if (want_bottoms(n_bottom, 1, 1, err)) return -1;
+  *n_param = 0;
+  return reshaped(opts, bottom[0].ndim, bottom[0].size, &top[0].ndim,
+                  top[0].size, err);
+}
+
+static int forward_reshape(const void *opts, int n_bottom, cv_tensor **bottom,
+                           cv_tensor **param, int n_top, cv_tensor **top,
+                           cv_error *err) {
+  (void)n_bottom, (void)param, (void)n_top;
+  int ndim;
+  int64_t out[CV_MAX_DIMS];
+  cv_tensor *x = bottom[0];
+  if (reshaped(opts, x->ndim, x->size, &ndim, out, err)) return -1;
+  cv_tensor *y = cv_tensor_reshape(x, ndim, out, err);
+  if (!y) return -1;
+  int rc = y->storage == x->storage ? cv_tensor_record_view(y, x, "reshape", err)
+                                    : cv_tensor_record_copy(y, x, "reshape", err);
+  if (rc) {
+    cv_tensor_release(y);
+    return -1;
+  }
+  top[0] = y;
+  return 0;
+}
+
+/* ---- BatchNorm and Scale -------------------------------------------------------- */
+
+static int parse_batchnorm(const Caffe__LayerParameter *lp, int train,
+                           void **opts, cv_error *err) {
+  cv_batchnorm_params *p = alloc_opts(opts, sizeof *p, err);
+  if (!p) return -1;
+  const Caffe__BatchNormParameter *q = lp->batch_norm_param;
+  /* Caffe: global statistics by default in the TEST phase only. */
+  p->use_global_stats = q && q->has_use_global_stats ? q->use_global_stats : !train;
+  p->eps = q ? q->eps : 1e-5;
+  return 0;
+}
+
+static int shape_batchnorm(const void *opts, int n_bottom, const cv_shape *bottom,
+                           int n_top, cv_shape *top, int *n_param,
+                           cv_shape *param, cv_error *err) {
+  if (shape_same(opts, n_bottom, bottom, n_top, top, n_param, param, err))
+    return -1;
+  if (bottom[0].ndim < 2) return cv_error_set(err, "needs an NxC... bottom");
+  int64_t one = 1;
+  param[0] = shape_of(1, &bottom[0].size[1]);
+  param[1] = shape_of(1, &bottom[0].size[1]);
+  param[2] = shape_of(1, &one);
+  *n_param = 3;
+  return 0;
+}
+
+static int forward_batchnorm(const void *opts, int n_bottom, cv_tensor **bottom,
+                             cv_tensor **param, int n_top, cv_tensor **top,
+                             cv_error *err) {
+  (void)n_bottom, (void)n_top;
+  top[0] = cv_nn_batchnorm(opts, bottom[0], param[0], param[1], param[2], err);
+  return top[0] ? 0 : -1;
+}
+
+typedef struct {
+  int axis, num_axes, bias_term;
+} scale_opts;
+
+static int parse_scale(const Caffe__LayerParameter *lp, int train, void **opts,
+                       cv_error *err) {
+  (void)train;
+  scale_opts *o = alloc_opts(opts, sizeof *o, err);
+  if (!o) return -1;
+  const Caffe__ScaleParameter *q = lp->scale_param;
+  o->axis = q ? q->axis : 1;
+  o->num_axes = q ? q->num_axes : 1;
+  o->bias_term = q ? q->bias_term : 0;
+  if (lp->n_bottom != 1)
+    return cv_error_set(err, "a scale from a second bottom is not supported");
+  return 0;
+}
+
+static int shape_scale(const void *opts, int n_bottom, const cv_shape *bottom,
+                       int n_top, cv_shape *top, int *n_param, cv_shape *param,
+                       cv_error *err) {
+  const scale_opts *o = opts;
+  if (shape_same(opts, n_bottom, bottom, n_top, top, n_param, param, err))
+    return -1;
+  int axis = canonical_axis(o->axis, bottom[0].ndim, err);
+  if (axis < 0) return -1;
+  int end = o->num_axes < 0 ? bottom[0].ndim : axis + o->num_axes;
+  if (axis != 1 || end > bottom[0].ndim)
+    return cv_error_set(err, "only a scale over axis 1 (C, or C x H x W) is "
+                        "supported");
+  param[0] = shape_of(end - axis, bottom[0].size + axis);
+  param[1] = param[0];
+  *n_param = o->bias_term ? 2 : 1;
+  return 0;
+}
+
+static int fill_scale(const Caffe__LayerParameter *lp, int k, cv_tensor *t,
+                      cv_error *err) {
+  const Caffe__ScaleParameter *q = lp->scale_param;
+  if (k == 0 && !(q && q->filler)) { /* Caffe's default: constant 1 */
+    cv_tensor_fill(t, 1.0f);
+    return 0;
+  }
+  return cv_filler_apply(k == 0 ? q->filler : q ? q->bias_filler : NULL, t, err);
+}
+
+static int forward_scale(const void *opts, int n_bottom, cv_tensor **bottom,
+                         cv_tensor **param, int n_top, cv_tensor **top,
+                         cv_error *err) {
+  const scale_opts *o = opts;
+  (void)n_bottom, (void)n_top;
+  top[0] = cv_nn_scale(bottom[0], param[0], o->bias_term ? param[1] : NULL, err);
+  return top[0] ? 0 : -1;
+}
+
 /* ---- the table ------------------------------------------------------------------ */
 
 static const cv_layer_type TYPES[] = {
@@ -507,6 +775,12 @@ static const cv_layer_type TYPES[] = {
     {"Softmax", parse_softmax, shape_same, NULL, forward_softmax, NULL},
     {"SoftmaxWithLoss", parse_loss, shape_scalar, NULL, forward_loss, NULL},
     {"Accuracy", parse_loss, shape_scalar, NULL, forward_accuracy, NULL},
+    {"Concat", parse_concat, shape_concat, NULL, forward_concat, NULL},
+    {"Eltwise", parse_eltwise, shape_eltwise, NULL, forward_eltwise, NULL},
+    {"Flatten", parse_flatten, shape_reshape, NULL, forward_reshape, NULL},
+    {"Reshape", parse_reshape, shape_reshape, NULL, forward_reshape, NULL},
+    {"BatchNorm", parse_batchnorm, shape_batchnorm, NULL, forward_batchnorm, NULL},
+    {"Scale", parse_scale, shape_scale, fill_scale, forward_scale, NULL},
 };
 
 #define N_TYPES ((int)(sizeof TYPES / sizeof TYPES[0]))

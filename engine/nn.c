@@ -458,16 +458,26 @@ cv_tensor *cv_nn_batchnorm(const cv_batchnorm_params *p, cv_tensor *x,
                            cv_tensor *mean, cv_tensor *var, cv_tensor *factor,
                            cv_error *err) {
   cv_tensor *in[4] = {x, mean, var, factor}, *c[4];
+  if (x->ndim < 2) {
+    cv_error_set(err, "batchnorm: input must have channels (axis 2)");
+    return NULL;
+  }
   if (contiguous_all(4, in, c, err)) return NULL;
-  cv_tensor *y = cv_tensor_empty_like(x, err), *saved[2] = {NULL, c[2]};
-  if (y && (cv_batchnorm_forward(p, c[0], c[1], c[2], c[3], y, NULL, NULL, err) ||
-            !(saved[0] = cv_tensor_alias(y, err)))) {
+  cv_tensor *y = cv_tensor_empty_like(x, err);
+  cv_tensor *m = cv_tensor_empty(1, &x->size[1], err);
+  cv_tensor *v = cv_tensor_empty(1, &x->size[1], err);
+  cv_tensor *saved[2] = {NULL, v};
+  if (!y || !m || !v ||
+      cv_batchnorm_forward(p, c[0], c[1], c[2], c[3], y, m, v, err) ||
+      !(saved[0] = cv_tensor_alias(y, err))) {
     cv_tensor_release(y);
     y = NULL;
   }
   if (y) y = record(y, "batchnorm", 1, in, batchnorm_backward, p, sizeof *p,
                     2, saved, err);
   cv_tensor_release(saved[0]);
+  cv_tensor_release(m);
+  cv_tensor_release(v);
   release_all(4, c);
   return y;
 }

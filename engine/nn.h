@@ -37,8 +37,9 @@ cv_tensor *cv_nn_concat(int axis, int count, cv_tensor *const *xs,
                         cv_error *err);
 cv_tensor *cv_nn_eltwise(cv_eltwise_op op, const double *coeffs, int count,
                          cv_tensor *const *xs, cv_error *err);
-/* With global stats; mean, var and factor get no gradient (Caffe does not
- * learn them by gradient either). */
+/* With the global statistics mean/factor and var/factor, or (when
+ * !p->use_global_stats) the batch's own; mean, var and factor get no
+ * gradient (Caffe does not learn them by gradient either). */
 cv_tensor *cv_nn_batchnorm(const cv_batchnorm_params *p, cv_tensor *x,
                            cv_tensor *mean, cv_tensor *var, cv_tensor *factor,
                            cv_error *err);

@@ -53,13 +53,16 @@ static int check_sizes(int ndim, const int64_t *size, int64_t *numel,
   if (ndim < 0 || ndim > CV_MAX_DIMS)
     return cv_error_set(err, "a tensor has 0 to %d dimensions, not %d",
                         CV_MAX_DIMS, ndim);
-  int64_t n = 1;
+  /* The product of the nonzero sizes bounds every stride, even when another
+   * size is 0 and the tensor is empty. */
+  int64_t span = 1, n = 1;
   for (int d = 0; d < ndim; d++) {
     if (size[d] < 0)
       return cv_error_set(err, "size %lld of dimension %d is negative",
                           (long long)size[d], d + 1);
-    if (size[d] > 0 && n > CV_MAX_NUMEL / size[d])
+    if (size[d] > 0 && span > CV_MAX_NUMEL / size[d])
       return cv_error_set(err, "a tensor of that shape is too large");
+    if (size[d] > 0) span *= size[d];
     n *= size[d];
   }
   *numel = n;

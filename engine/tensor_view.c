@@ -31,6 +31,7 @@ static int infer_size(const cv_tensor *t, int ndim, const int64_t *size,
       return cv_error_set(err, "view: size %lld is negative",
                           (long long)size[d]);
     } else {
+      if (size[d] > 0 && known > ((int64_t)1 << 40) / size[d]) goto mismatch;
       known *= size[d];
     }
     out[d] = size[d];

@@ -109,6 +109,34 @@ describe("gradcheck", function()
     end)
   end)
 
+  describe("layer ops (cv.nn) on the tape", function()
+    it("conv2d with stride, padding and groups", function()
+      check(function(x, w, b) return cv.nn.conv2d(x, w, b, {stride = 2, pad = 1, group = 2}):tanh():sum() end,
+        {leaf(1, 4, 5, 5), leaf(6, 2, 3, 3), leaf(6)})
+    end)
+
+    it("max and average pooling (Caffe's ceil mode)", function()
+      local r = cv.randn(1, 2, 3, 3)
+      check(function(x) return (cv.nn.max_pool2d(x, {kernel = 3, stride = 2}) * r):sum() end, {leaf(1, 2, 6, 6)})
+      check(function(x) return (cv.nn.avg_pool2d(x, {kernel = 3, stride = 2, pad = 1}) * r[{{}, {}, {1, 3}, {1, 3}}]):sum() end,
+        {leaf(1, 2, 5, 5)})
+    end)
+
+    it("LRN across and within channels", function()
+      check(function(x) return cv.nn.lrn(x, {size = 3, alpha = 0.5, beta = 0.75}):sum() end, {leaf(1, 4, 3, 3)})
+      check(function(x) return cv.nn.lrn(x, {size = 3, alpha = 0.5, beta = 0.75, region = "within"}):sum() end,
+        {leaf(1, 2, 4, 4)})
+    end)
+
+    it("linear, relu, sigmoid, tanh, softmax", function()
+      local r = cv.randn(3, 4)
+      check(function(x, w, b) return (cv.nn.linear(x, w, b) * r):sum() end, {leaf(3, 5), leaf(4, 5), leaf(4)})
+      check(function(x) return (cv.nn.relu(x, 0.1) * r):sum() end, {leaf(3, 4)})
+      check(function(x) return (cv.nn.sigmoid(x) * r):sum() + cv.nn.tanh(x):sum() end, {leaf(3, 4)})
+      check(function(x) return (cv.nn.softmax(x) * r):sum() end, {leaf(3, 4)})
+    end)
+  end)
+
   describe("errors", function()
     it("refuses in-place changes of a tensor computed on the tape", function()
       local a = leaf(3)

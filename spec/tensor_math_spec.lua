@@ -399,26 +399,54 @@ describe("tensor math", function()
   end)
 end)
 
+describe("outputs larger than the caches", function()
+  -- 8M + 3 floats from an unaligned offset: the streaming-store loops with
+  -- their head and tail, checked against paths that do not stream.
+  local n = 8 * 1024 * 1024 + 3
+  local x = cv.arange(n + 2):narrow(1, 2, n) -- 1 .. n
+
+  it("add, sub, mul and div give what the other paths give", function()
+    local y = x + x
+    assert.same({2, 4}, {y[1]:item(), y[2]:item()})
+    assert.equal(2 * n, y[n]:item())
+    assert.is_true(cv.allclose(y, x * 2, 0, 0))
+    assert.equal(0, (x - x):abs():max():item())
+    assert.is_true(cv.allclose(x * x, x ^ 2, 0, 0))
+    local q = x / x
+    assert.same({1, 1}, {q:min():item(), q:max():item()})
+  end)
+
+  it("work in place too", function()
+    local y = x:clone()
+    y:add_(x)
+    assert.is_true(cv.allclose(y, x * 2, 0, 0))
+  end)
+end)
+
 describe("the module", function()
   it("collects large temporaries in loops", function()
     -- Lua sees 8-byte boxes only; without counting the tensors' bytes, no
-    -- collection would come round and 100 results of 8 MB would all stay
-    -- alive. The weak table shows which results are still uncollected.
+    -- collection would come round and 60 results of 8 MB would all stay
+    -- alive; with it, a collection runs every 256 MB (32 results). A
+    -- collected result may linger as a weak key until the next collection,
+    -- but its finalizer has released it: it no longer answers numel().
     collectgarbage()
     local x = cv.zeros(2 * 1024 * 1024)
     local alive = setmetatable({}, {__mode = "k"})
-    for _ = 1, 100 do alive[x + 1] = true end
+    for _ = 1, 60 do alive[x + 1] = true end
     local n = 0
-    for _ in pairs(alive) do n = n + 1 end
-    assert.is_true(n < 60, n .. " of 100 results are still alive")
+    for t in pairs(alive) do
+      if pcall(t.numel, t) then n = n + 1 end
+    end
+    assert.is_true(n <= 40, n .. " of 60 results are still alive")
   end)
 
   it("lets the process exit cleanly after parallel work", function()
     -- OpenMP threads outlive the Lua state; unloading the module under them
     -- used to crash about every other exit.
     local script = "local cv = require 'cnnvis'; local a = cv.rand(1000, 1000); " ..
-      "for i = 1, 20 do a = a + 1 end; a:matmul(a)"
-    for _ = 1, 8 do
+      "for i = 1, 3 do a = a + 1 end; a:matmul(a)"
+    for _ = 1, 6 do
       local ok, how, code = os.execute("lua5.4 -e \"" .. script .. "\" 2>/dev/null")
       assert.same({true, "exit", 0}, {ok, how, code})
     end

@@ -28,6 +28,11 @@ describe("tensor", function()
       assert.equal(6, cv.ones(2, 3):numel())
     end)
 
+    it("reject a shape too large, even with a zero size", function()
+      assert.has.error(function() cv.zeros(0, 2 ^ 31, 2 ^ 31) end,
+        "a tensor of that shape is too large")
+    end)
+
     it("reject a negative size", function()
       assert.has.error(function() cv.zeros(2, -1) end,
         "size -1 of dimension 2 is negative")

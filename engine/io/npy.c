@@ -2,6 +2,7 @@
 #include "npy.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,15 +83,16 @@ static int parse_descr(npy_header *h) {
   h->kind = *p ? *p++ : '\0';
   h->itemsize = 0;
   if (*p >= '1' && *p <= '8' && p[1] == '\0') h->itemsize = *p - '0';
-  int ok = (h->kind == 'f' && (h->itemsize == 4 || h->itemsize == 8)) ||
+  int ok = (h->kind == 'f' && (h->itemsize == 2 || h->itemsize == 4 ||
+                                h->itemsize == 8)) ||
            ((h->kind == 'i' || h->kind == 'u') &&
             (h->itemsize == 1 || h->itemsize == 2 || h->itemsize == 4 ||
              h->itemsize == 8)) ||
            (h->kind == 'b' && h->itemsize == 1);
   if (!ok)
     return cv_error_set(h->err, "%s: unsupported dtype '%s' (header field 'descr' "
-                        "at byte offset %zu); supported: f4 f8 i1 u1 i2 u2 i4 u4 i8 "
-                        "u8 b1", h->name, d, at);
+                        "at byte offset %zu); supported: f2 f4 f8 i1 u1 i2 u2 i4 u4 "
+                        "i8 u8 b1", h->name, d, at);
   return 0;
 }
 
@@ -194,6 +196,16 @@ static int parse_preamble(npy_header *h, size_t n, size_t *data) {
   return 0;
 }
 
+/* IEEE half precision (NumPy's float16) to float. */
+static float half_to_float(unsigned bits) {
+  int exp = (bits >> 10) & 0x1f, man = bits & 0x3ff;
+  float v;
+  if (exp == 0) v = ldexpf((float)man, -24);                 /* subnormal */
+  else if (exp == 31) v = man ? NAN : INFINITY;
+  else v = ldexpf((float)(man | 0x400), exp - 25);
+  return (bits & 0x8000) ? -v : v;
+}
+
 /* The element at p as a float. */
 static float decode_one(const npy_header *h, const unsigned char *p) {
   uint64_t v = 0;
@@ -202,6 +214,7 @@ static float decode_one(const npy_header *h, const unsigned char *p) {
   int shift = 64 - 8 * h->itemsize;
   switch (h->kind) {
   case 'f':
+    if (h->itemsize == 2) return half_to_float((unsigned)v);
     if (h->itemsize == 4) {
       uint32_t u = (uint32_t)v;
       float f;

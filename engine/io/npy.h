@@ -5,7 +5,7 @@
  *   cv_npy_save(t, "copy.npy", &err);               // float32, format 1.0
  *
  * Reading takes format versions 1.0, 2.0 and 3.0, C order, little- or
- * big-endian, and the dtypes b1, i1, u1, i2, u2, i4, u4, i8, u8, f4, f8; every
+ * big-endian, and the dtypes b1, i1, u1, i2, u2, i4, u4, i8, u8, f2, f4, f8; every
  * one becomes float32 (integers beyond 2^24 and f8 values lose precision as
  * they would in NumPy's astype(float32)). Fortran order, other dtypes, a bad
  * magic, a truncated header or truncated data are errors naming the file and

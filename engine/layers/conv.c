@@ -101,6 +101,18 @@ static void valid_cols(int64_t w0, int stride, int64_t w, int64_t ow,
   if (*lo > *hi) *lo = *hi;
 }
 
+/* One row of im2col: out[ow] = row[w0 + ow * stride] for ow in [lo, hi),
+ * zero outside (the padding); stride 1 is two fills and a copy. */
+static void gather_row(const float *row, int64_t w0, int stride, int64_t lo,
+                       int64_t hi, int64_t n, float *out) {
+  memset(out, 0, (size_t)lo * sizeof *out);
+  if (stride == 1)
+    memcpy(out + lo, row + w0 + lo, (size_t)(hi - lo) * sizeof *out);
+  else
+    for (int64_t ow = lo; ow < hi; ow++) out[ow] = row[w0 + ow * stride];
+  memset(out + hi, 0, (size_t)(n - hi) * sizeof *out);
+}
+
 /* Unfolds one image (C x H x W) into col (C*kh*kw rows x OH*OW columns). */
 static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
                    float *col) {
@@ -115,15 +127,8 @@ static void im2col(const cv_conv_params *p, const conv_geom *g, const float *x,
     valid_cols(w0, p->stride_w, g->w, g->ow, &lo, &hi);
     for (int64_t oh = 0; oh < g->oh; oh++, out += g->ow) {
       int64_t h = oh * p->stride_h - p->pad_h + kh * p->dilation_h;
-      if (h < 0 || h >= g->h) {
-        memset(out, 0, (size_t)g->ow * sizeof *out);
-        continue;
-      }
-      const float *xr = xc + h * g->w;
-      for (int64_t ow = 0; ow < lo; ow++) out[ow] = 0.0f;
-      if (p->stride_w == 1) memcpy(out + lo, xr + w0 + lo, (size_t)(hi - lo) * sizeof *out);
-      else for (int64_t ow = lo; ow < hi; ow++) out[ow] = xr[w0 + ow * p->stride_w];
-      for (int64_t ow = hi; ow < g->ow; ow++) out[ow] = 0.0f;
+      if (h < 0 || h >= g->h) memset(out, 0, (size_t)g->ow * sizeof *out);
+      else gather_row(xc + h * g->w, w0, p->stride_w, lo, hi, g->ow, out);
     }
   }
 }

@@ -88,10 +88,12 @@ int cv_conv2d_filter_grad_norms(const cv_conv_params *p, const cv_tensor *x,
                                 cv_error *err);
 
 /* ---- Pooling ------------------------------------------------------------
- * Caffe's output size: OH = ceil((H + 2 pad - k) / stride) + 1, minus one when
- * padding makes the last window start at or beyond H + pad. MAX ignores the
- * padding; AVE divides by the window clipped to the padded input. With
- * global, the kernel is the whole H x W (pad 0, stride 1). */
+ * Caffe's output size: OH = ceil((H + 2 pad - k) / stride) + 1, minus one
+ * when pad > 0 and the last window would start in the bottom padding
+ * ((OH - 1) stride >= H + pad). MAX ignores the padding; AVE divides by the
+ * window clipped to the padded input. Without pad and with stride > kernel a
+ * last window can lie beyond the input: it gives -FLT_MAX (MAX) or 0 (AVE),
+ * as in Caffe. With global, the kernel is the whole H x W (pad 0, stride 1). */
 typedef enum { CV_POOL_MAX, CV_POOL_AVE } cv_pool_method;
 
 typedef struct {

@@ -96,37 +96,55 @@ static int64_t argmax_in(const float *x, const plane *pl, const window *r) {
   return at;
 }
 
-/* MAX of a non-empty window, starting from its first pixel. */
-static float window_max(const float *x, int64_t w, const window *r) {
-  float m = x[r->h0 * w + r->w0];
-  for (int64_t h = r->h0; h < r->h1; h++) {
+/* Input rows (or columns) [lo, hi) of output position o, and the span the
+ * AVE divisor counts: the window clipped to the padded input. */
+static void span(int64_t o, int k, int stride, int pad, int64_t n, int64_t *lo,
+                 int64_t *hi, int64_t *padded) {
+  int64_t a = o * stride - pad, b = a + k;
+  if (b > n + pad) b = n + pad;
+  *padded = b - a;
+  *lo = a < 0 ? 0 : a;
+  *hi = b > n ? n : b;
+}
+
+/* MAX of a non-empty window: its first pixel, then strictly greater ones. */
+static float window_max(const float *x, int64_t w, int64_t h0, int64_t h1,
+                        int64_t w0, int64_t w1) {
+  float m = x[h0 * w + w0];
+  for (int64_t h = h0; h < h1; h++) {
     const float *row = x + h * w;
-    for (int64_t j = r->w0; j < r->w1; j++) m = row[j] > m ? row[j] : m;
+    for (int64_t j = w0; j < w1; j++) m = row[j] > m ? row[j] : m;
   }
   return m;
 }
 
-static float window_mean(const float *x, int64_t w, const window *r) {
+static float window_sum(const float *x, int64_t w, int64_t h0, int64_t h1,
+                        int64_t w0, int64_t w1) {
   float s = 0.0f;
-  for (int64_t h = r->h0; h < r->h1; h++) {
+  for (int64_t h = h0; h < h1; h++) {
     const float *row = x + h * w;
-    for (int64_t j = r->w0; j < r->w1; j++) s += row[j];
+    for (int64_t j = w0; j < w1; j++) s += row[j];
   }
-  return s / (float)r->area;
+  return s;
 }
 
+/* Row spans are computed once per output row. An empty window (stride >
+ * kernel, no pad) is what Caffe leaves: -FLT_MAX for MAX, 0 for AVE. */
 static void forward_plane(const cv_pool_params *q, const plane *pl,
                           const float *x, float *y) {
-  for (int64_t oh = 0; oh < pl->oh; oh++)
+  int max = q->method == CV_POOL_MAX;
+  for (int64_t oh = 0; oh < pl->oh; oh++) {
+    int64_t h0, h1, ph;
+    span(oh, q->kernel_h, q->stride_h, q->pad_h, pl->h, &h0, &h1, &ph);
+    float *yr = y + oh * pl->ow;
     for (int64_t ow = 0; ow < pl->ow; ow++) {
-      window r = window_at(q, pl, oh, ow);
-      /* An empty window (stride > kernel, no pad) is what Caffe leaves:
-       * -FLT_MAX for MAX, 0 for AVE. */
-      int empty = r.h0 >= r.h1 || r.w0 >= r.w1, max = q->method == CV_POOL_MAX;
-      y[oh * pl->ow + ow] = empty ? (max ? -FLT_MAX : 0.0f)
-                            : max ? window_max(x, pl->w, &r)
-                                  : window_mean(x, pl->w, &r);
+      int64_t w0, w1, pw;
+      span(ow, q->kernel_w, q->stride_w, q->pad_w, pl->w, &w0, &w1, &pw);
+      if (h0 >= h1 || w0 >= w1) yr[ow] = max ? -FLT_MAX : 0.0f;
+      else if (max) yr[ow] = window_max(x, pl->w, h0, h1, w0, w1);
+      else yr[ow] = window_sum(x, pl->w, h0, h1, w0, w1) / (float)(ph * pw);
     }
+  }
 }
 
 static void backward_plane(const cv_pool_params *q, const plane *pl,

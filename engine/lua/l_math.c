@@ -12,8 +12,10 @@
 #include "../tensor_ops.h"
 #include "l_math.h"
 
-/* Bytes of tensor data pushed since the last full collection, kept in the
- * registry (one count per Lua state). */
+/* Lua sees only the small box of a tensor, not its data, so a loop of large
+ * temporaries would never make the collector run. The bytes of the results
+ * pushed since the last full collection are counted in the registry (one
+ * count per Lua state), and every GC_THRESHOLD of them pays for one. */
 #define GC_PENDING_KEY "cnnvis.gc.pending"
 #define GC_THRESHOLD ((lua_Integer)256 << 20)
 
@@ -23,10 +25,7 @@ void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err) {
   lua_Integer pending = lua_tointeger(L, -1) +
                         cv_tensor_numel(t) * (lua_Integer)sizeof(float);
   lua_pop(L, 1);
-  /* The threshold grows with the Lua heap, so that the cost of a full
-   * collection (which walks the heap) stays small next to the tensor work. */
-  lua_Integer heap = (lua_Integer)lua_gc(L, LUA_GCCOUNT) * 1024;
-  if (pending > GC_THRESHOLD && pending > heap) {
+  if (pending > GC_THRESHOLD) {
     pending = 0;
     lua_gc(L, LUA_GCCOLLECT);
   }

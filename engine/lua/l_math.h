@@ -7,8 +7,8 @@
 /* cvL_pushtensor, counting the tensor's bytes: Lua sees only the small box,
  * and its generational collector (lua5.4's default) leaves such boxes for a
  * major collection that a small Lua heap never triggers, so loops of large
- * temporaries would pile up gigabytes. Every 256 MB of results pushed (or
- * four times the Lua heap, if larger), a full collection runs. */
+ * temporaries would pile up gigabytes. Every 256 MB of results pushed, a
+ * full collection runs. */
 void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err);
 
 /* Registers the reductions, sort/topk and cat/stack (module on top). */

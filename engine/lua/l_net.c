@@ -234,12 +234,39 @@ static int l_net_save_weights(lua_State *L) {
   return 0;
 }
 
+/* The layer named at idx, as an id. */
+static int check_layer(lua_State *L, cv_net *net, int idx) {
+  const char *name = luaL_checkstring(L, idx);
+  int id = cv_net_layer_id(net, name);
+  if (id < 0) luaL_error(L, "the net has no layer '%s'", name);
+  return id;
+}
+
+/* net:keep_output_grad(layer) before a backward (see net.h). */
+static int l_net_keep_output_grad(lua_State *L) {
+  cv_net *net = check_net(L, 1);
+  cv_error err;
+  if (cv_net_keep_output_grad(net, check_layer(L, net, 2), &err))
+    return cvL_raise(L, &err);
+  return 0;
+}
+
+/* net:filter_norms(layer) -> N x filters, after the backward. */
+static int l_net_filter_norms(lua_State *L) {
+  cv_net *net = check_net(L, 1);
+  cv_error err;
+  cvL_pushtensor(L, cv_net_filter_norms(net, check_layer(L, net, 2), &err), &err);
+  return 1;
+}
+
 void cvL_open_net(lua_State *L) {
   static const luaL_Reg fns[] = {{"net_load", l_net_load}, {NULL, NULL}};
   static const luaL_Reg methods[] = {
       {"forward", l_net_forward},   {"blob", l_net_blob},
       {"layers", l_net_layers},     {"inputs", l_net_inputs},
       {"save_weights", l_net_save_weights},
+      {"keep_output_grad", l_net_keep_output_grad},
+      {"filter_norms", l_net_filter_norms},
       {"__gc", l_net_release},      {"__close", l_net_release},
       {NULL, NULL}};
   cvL_register(L, fns, NULL);

@@ -1,5 +1,7 @@
 /* l_nn.c — `cv.nn`: the layer kernels as functions on tensors, forward and
- * backward, each returning new tensors; plus cv.set_num_threads. Inputs may
+ * backward, each returning new tensors; plus cv.set_num_threads. A forward
+ * whose inputs require a gradient (grad mode on) runs as the op of nn.h and
+ * records on the tape. Inputs may
  * be any layout (made contiguous here); options take one number or {h, w}.
  * Each function first sets the stack to its argument count, so absent
  * arguments read as nil and what it pushes (contiguous copies, results)
@@ -7,7 +9,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "../autograd.h"
 #include "../layers/layers.h"
+#include "../nn.h"
 #include "binding.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -147,6 +151,21 @@ static int check(lua_State *L, int status, cv_error *err) {
   return 0;
 }
 
+/* Do the first n arguments put the call on the autograd tape? Then the
+ * forward goes through the differentiable op of nn.h (no `out`). */
+static int on_tape(lua_State *L, int n) {
+  if (!cv_autograd_enabled()) return 0;
+  for (int i = 1; i <= n; i++) {
+    cv_tensor *t = cvL_totensor(L, i);
+    if (t && cv_tensor_requires_grad(t)) return 1;
+  }
+  return 0;
+}
+
+static cv_tensor *opt_original(lua_State *L, int idx) {
+  return lua_isnoneornil(L, idx) ? NULL : cvL_checktensor(L, idx);
+}
+
 /* ---- convolution ------------------------------------------------------- */
 
 static cv_conv_params conv_opts(lua_State *L, int idx, const cv_tensor *w) {
@@ -164,6 +183,13 @@ static cv_conv_params conv_opts(lua_State *L, int idx, const cv_tensor *w) {
 /* conv2d(x, w[, b][, {stride =, pad =, dilation =, group =, out =}]) */
 static int l_conv2d(lua_State *L) {
   lua_settop(L, 4);
+  if (on_tape(L, 3)) {
+    cv_tensor *x = cvL_checktensor(L, 1), *w = cvL_checktensor(L, 2);
+    cv_conv_params p = conv_opts(L, 4, w);
+    cv_error err;
+    cvL_pushtensor(L, cv_nn_conv2d(&p, x, w, opt_original(L, 3), workspace(L), &err), &err);
+    return 1;
+  }
   cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *b = opt_tensor(L, 3);
   cv_conv_params p = conv_opts(L, 4, w);
   cv_error err;
@@ -223,6 +249,12 @@ static cv_pool_params pool_opts(lua_State *L, int idx, cv_pool_method m) {
 
 static int pool_forward(lua_State *L, cv_pool_method m) {
   lua_settop(L, 2);
+  if (on_tape(L, 1)) {
+    cv_pool_params p = pool_opts(L, 2, m);
+    cv_error err;
+    cvL_pushtensor(L, cv_nn_pool2d(&p, cvL_checktensor(L, 1), &err), &err);
+    return 1;
+  }
   cv_tensor *x = arg_tensor(L, 1);
   cv_pool_params p = pool_opts(L, 2, m);
   need_ndim(L, x, 4, "pool2d", "input");
@@ -277,6 +309,12 @@ static cv_lrn_params lrn_opts(lua_State *L, int idx) {
 
 static int l_lrn(lua_State *L) {
   lua_settop(L, 2);
+  if (on_tape(L, 1)) {
+    cv_lrn_params p = lrn_opts(L, 2);
+    cv_error err;
+    cvL_pushtensor(L, cv_nn_lrn(&p, cvL_checktensor(L, 1), workspace(L), &err), &err);
+    return 1;
+  }
   cv_tensor *x = arg_tensor(L, 1);
   cv_lrn_params p = lrn_opts(L, 2);
   need_ndim(L, x, 4, "lrn", "input");
@@ -311,6 +349,13 @@ static cv_linear_params linear_opts(lua_State *L, int idx, const cv_tensor *x) {
 /* linear(x, w[, b][, {dim = 2, transpose = false, out =}]) */
 static int l_linear(lua_State *L) {
   lua_settop(L, 4);
+  if (on_tape(L, 3)) {
+    cv_tensor *x = cvL_checktensor(L, 1);
+    cv_linear_params p = linear_opts(L, 4, x);
+    cv_error err;
+    cvL_pushtensor(L, cv_nn_linear(&p, x, cvL_checktensor(L, 2), opt_original(L, 3), &err), &err);
+    return 1;
+  }
   cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *b = opt_tensor(L, 3);
   cv_linear_params p = linear_opts(L, 4, x);
   cv_error err;
@@ -356,9 +401,13 @@ static int l_linear_filter_grad_norms(lua_State *L) {
 
 static int l_relu(lua_State *L) {
   lua_settop(L, 2);
-  cv_tensor *x = arg_tensor(L, 1);
   double slope = luaL_optnumber(L, 2, 0);
   cv_error err;
+  if (on_tape(L, 1)) {
+    cvL_pushtensor(L, cv_nn_relu(slope, cvL_checktensor(L, 1), &err), &err);
+    return 1;
+  }
+  cv_tensor *x = arg_tensor(L, 1);
   cv_tensor *y = push_like(L, x);
   check(L, cv_relu_forward(slope, x, y, &err), &err);
   return 1;
@@ -398,8 +447,19 @@ static int unary_back(lua_State *L, unary_back_fn f) {
   return 1;
 }
 
-static int l_sigmoid(lua_State *L) { return unary(L, cv_sigmoid_forward); }
-static int l_tanh(lua_State *L) { return unary(L, cv_tanh_forward); }
+static int l_sigmoid(lua_State *L) {
+  cv_error err;
+  if (!on_tape(L, 1)) return unary(L, cv_sigmoid_forward);
+  cvL_pushtensor(L, cv_nn_sigmoid(cvL_checktensor(L, 1), &err), &err);
+  return 1;
+}
+
+static int l_tanh(lua_State *L) {
+  cv_error err;
+  if (!on_tape(L, 1)) return unary(L, cv_tanh_forward);
+  cvL_pushtensor(L, cv_nn_tanh(cvL_checktensor(L, 1), &err), &err);
+  return 1;
+}
 static int l_sigmoid_backward(lua_State *L) { return unary_back(L, cv_sigmoid_backward); }
 static int l_tanh_backward(lua_State *L) { return unary_back(L, cv_tanh_backward); }
 
@@ -459,9 +519,14 @@ static int l_dropout_backward(lua_State *L) {
 /* softmax(x[, dim = 2 (1 for 1-d)]) */
 static int l_softmax(lua_State *L) {
   lua_settop(L, 2);
-  cv_tensor *x = arg_tensor(L, 1);
+  cv_tensor *x = cvL_checktensor(L, 1);
   int axis = lua_isnoneornil(L, 2) ? (x->ndim < 2 ? 0 : 1) : cvL_checkdim(L, 2, x->ndim);
   cv_error err;
+  if (on_tape(L, 1)) {
+    cvL_pushtensor(L, cv_nn_softmax(axis, x, &err), &err);
+    return 1;
+  }
+  x = arg_tensor(L, 1);
   cv_tensor *y = push_like(L, x);
   check(L, cv_softmax_forward(axis, x, y, &err), &err);
   return 1;

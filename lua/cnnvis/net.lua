@@ -89,6 +89,32 @@ function Net:neuron(name, opts)
   return column:sum()
 end
 
+--- Per-image gradient norms of every filter: for a batch of N images (the
+-- net's last forward), a table layer name -> N x filters tensor whose row n
+-- holds, per output channel (conv) or output neuron (fc), the L2 norm of the
+-- gradient of image n's neuron w.r.t. that filter's weights (bias apart) --
+-- the report's importance measure, per image. One backward of the neuron
+-- summed over the batch gives them all: no N copies of a weight gradient.
+-- neuron = {blob, class = c}; opts.layers (default: every conv and fc
+-- layer). Parameters' .grad receive the batch's summed gradient on the way.
+function Net:per_sample_norms(neuron, opts)
+  local layers = opts and opts.layers
+  if not layers then
+    layers = {}
+    for _, l in ipairs(self.layers) do
+      if l.type == "Convolution" or l.type == "InnerProduct" then layers[#layers + 1] = l.name end
+    end
+  end
+  if not self.last_input then error("per_sample_norms: run net:forward(x) first", 2) end
+  self:forward(self.last_input)
+  for _, name in ipairs(layers) do self._net:keep_output_grad(name) end
+  local n = self:neuron(neuron[1] or neuron.blob, {class = neuron.class})
+  n:backward(nil, {retain = true})
+  local norms = {}
+  for _, name in ipairs(layers) do norms[name] = self._net:filter_norms(name) end
+  return norms
+end
+
 --- Writes the weights as a V2 caffemodel.
 function Net:save(path)
   self._net:save_weights(path)

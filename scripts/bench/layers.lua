@@ -73,8 +73,10 @@ end
 print(string.format("all conv layers (median): %.2f ms/img at batch 1, %.2f ms/img at batch 16",
   total[1] * 1e3, total[16] * 1e3))
 
--- Backward (dx, dw, db): twice the forward's arithmetic.
-print(string.format("\n%-6s %5s %18s", "layer", "batch", "backward ms/img"))
+-- Backward (dx, dw, db): twice the forward's arithmetic; and the per-image
+-- filter gradient norms of the same batch (no dx, no N-fold dw).
+print(string.format("\n%-6s %5s %18s %18s", "layer", "batch", "backward ms/img",
+  "per-image norms"))
 for _, batch in ipairs{1, 16} do
   for _, l in ipairs(layers) do
     local name, c, m, k, s, pad, g, size = table.unpack(l)
@@ -83,6 +85,8 @@ for _, batch in ipairs{1, 16} do
     local x, w = cv.rand(batch, c, size, size), cv.rand(m, c // g, k, k)
     local dy = cv.rand(batch, m, out, out)
     local tb, bb = timed(function() nn.conv2d_backward(x, w, dy, opts) end)
-    print(string.format("%-6s %5d %9.2f (%6.2f)", name, batch, tb / batch * 1e3, bb / batch * 1e3))
+    local tn, bn = timed(function() nn.conv2d_filter_grad_norms(x, w, dy, opts) end)
+    print(string.format("%-6s %5d %9.2f (%6.2f) %9.2f (%6.2f)", name, batch, tb / batch * 1e3,
+      bb / batch * 1e3, tn / batch * 1e3, bn / batch * 1e3))
   end
 end

@@ -3,7 +3,11 @@
 -- A ratio is peer time / cnnvis time: 1.00 means as fast as the peer.
 local cv = require "cnnvis"
 
-local peer = (os.getenv("CNNVIS_BENCH_PEERS") or "build/bench") .. "/sgemm_peer"
+-- BENCH_THREADS (run.sh sets it) fixes the thread count of both sides.
+local threads = tonumber(os.getenv("BENCH_THREADS") or "")
+if threads then cv.set_num_threads(threads) end
+local peer = (threads and ("OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d "):format(threads, threads) or "") ..
+  (os.getenv("CNNVIS_BENCH_PEERS") or "build/bench") .. "/sgemm_peer"
 
 local function median(t)
   table.sort(t)
@@ -58,8 +62,9 @@ do
   local f = io.open("/proc/loadavg")
   local load = f and f:read("l")
   if f then f:close() end
-  print(string.format("(load average %s on %s OpenMP threads; times are medians)",
-    load and load:match("^(%S+)") or "?", os.getenv("OMP_NUM_THREADS") or "default"))
+  print(string.format("(load average %s, %d threads; times are medians, a ratio " ..
+    "is peer / cnnvis, for interleaved rounds the median of their ratios)",
+    load and load:match("^(%S+)") or "?", cv.get_num_threads()))
 end
 
 cv.manual_seed(1)
