@@ -1,22 +1,11 @@
 local cv = require "cnnvis"
+local support = require "spec.support"
 
-local FIX = "../shared/fixtures/caffe/"
+local FIX = support.shared("caffe/")
 local LENET, LENET_W = FIX .. "lenet.prototxt", FIX .. "lenet_iter_10000.caffemodel"
+local write_temp = support.write_temp
 
-local function write_temp(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
-
-local function lenet_text()
-  local f = assert(io.open(LENET))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function lenet_text() return support.read(LENET) end
 
 -- The bar the fixture README describes: rows 4-23, cols 13-15 (0-based).
 local function vertical_bar()

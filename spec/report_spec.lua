@@ -1,17 +1,11 @@
 local cv = require "cnnvis"
 local lfs = require "lfs"
 
+local support = require "spec.support"
+
 local BIN = os.getenv("CNNVIS_BIN")
-local FIX = "../shared/fixtures/caffe/"
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local FIX = support.shared("caffe/")
+local slurp, q = support.read, support.quote
 
 -- A fresh directory under the system's temporary directory.
 local function temp_dir()
