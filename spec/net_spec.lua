@@ -70,6 +70,19 @@ describe("net", function()
       end
     end)
 
+    it("fills the layers a caffemodel lacks from their fillers, as Caffe does", function()
+      local full = cv.caffe.read_weights(LENET_W)
+      local path = os.tmpname()
+      cv.caffe.write_weights(path, {full[2]}) -- conv1 only
+      local net = cv.caffe.load(LENET, path)
+      os.remove(path)
+      assert.same(full[2].blobs[1]:view(-1):totable(), net.params.conv1.weight:view(-1):totable())
+      local bound = math.sqrt(3 / (20 * 5 * 5)) -- conv2: xavier over fan_in 20*5*5
+      assert.is_true(net.params.conv2.weight:abs():max():item() <= bound)
+      assert.is_true(net.params.conv2.weight:abs():max():item() > 0)
+      assert.equal(0, net.params.conv2.bias:abs():max():item())
+    end)
+
     it("prints a table of layers, shapes and parameter counts", function()
       local text = tostring(cv.caffe.load(LENET))
       assert.matches("conv1%s+Convolution%s+64x20x24x24%s+520", text)
