@@ -21,8 +21,7 @@ DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
              libjpeg-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler \
              libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist
 # Benchmarks, fixture generators and fuzzing only.
-DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev
-DEB_DEV   := python3-numpy python3-torch clang libclang-rt-14-dev chromium
+DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev chromium
 
 # engine/launcher/ is the executable's front end (libedit, main): not in the module.
 ENGINE_SRC := $(shell find engine -name '*.c' -not -path 'engine/lua/*' \

@@ -66,8 +66,10 @@ int cv_autograd_record(cv_tensor *out, const char *op, int n_inputs,
   node->seq = next_seq++;
   node->op = op;
   node->n_inputs = n_inputs;
-  for (int i = 0; i < n_inputs; i++)
+  for (int i = 0; i < n_inputs; i++) {
     node->inputs[i] = cv_tensor_retain(inputs[i]);
+    node->input_version[i] = inputs[i]->storage->version;
+  }
   node->backward = backward;
   node->ctx = ctx;
   node->out_ndim = out->ndim;
@@ -81,6 +83,7 @@ void cv_autograd_save(cv_tensor *out, int i, cv_tensor *t) {
   if (!out->node || i < 0 || i >= CV_NODE_MAX_SAVED) return;
   cv_tensor_release(out->node->saved[i]);
   out->node->saved[i] = cv_tensor_retain(t);
+  out->node->saved_version[i] = t ? t->storage->version : 0;
 }
 
 int cv_autograd_wants(const cv_node *node, int i) {
@@ -137,6 +140,24 @@ int cv_autograd_pass(cv_node *node, int i, cv_tensor *g, cv_error *err) {
 }
 
 /* ---- the walk -------------------------------------------------------- */
+
+/* A backward step reads its inputs and saved tensors as they were at the
+ * forward: refuse it when one has been written in place since. */
+static int check_unchanged(const cv_node *node, cv_error *err) {
+  for (int i = 0; i < node->n_inputs; i++)
+    if (node->inputs[i] &&
+        node->inputs[i]->storage->version != node->input_version[i])
+      return cv_error_set(err, "backward: input %d of %s was changed in place "
+                          "after the forward that used it; run the forward "
+                          "again", i + 1, node->op);
+  for (int i = 0; i < CV_NODE_MAX_SAVED; i++)
+    if (node->saved[i] &&
+        node->saved[i]->storage->version != node->saved_version[i])
+      return cv_error_set(err, "backward: a tensor %s saved was changed in "
+                          "place after the forward; run the forward again",
+                          node->op);
+  return 0;
+}
 
 static int by_seq_desc(const void *a, const void *b) {
   uint64_t x = (*(cv_node *const *)a)->seq, y = (*(cv_node *const *)b)->seq;
@@ -237,7 +258,7 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
         cv_tensor_release(node->kept_grad);
         node->kept_grad = cv_tensor_retain(g);
       }
-      rc = node->backward(node, g, err);
+      rc = check_unchanged(node, err) || node->backward(node, g, err);
       cv_tensor_release(g);
     }
   }

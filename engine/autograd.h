@@ -38,6 +38,8 @@ struct cv_node {
   int n_inputs;
   cv_tensor *inputs[CV_NODE_MAX_INPUTS];     /* owned references */
   cv_tensor *saved[CV_NODE_MAX_SAVED];       /* owned; the op's own use */
+  uint64_t input_version[CV_NODE_MAX_INPUTS]; /* storage versions when kept: */
+  uint64_t saved_version[CV_NODE_MAX_SAVED];  /* backward refuses changed ones */
   cv_backward_fn backward;
   void *ctx;                                 /* op parameters, freed with free() */
   int out_ndim;                              /* the output's shape, for checks */

@@ -107,7 +107,7 @@ static int add_inputs(cv_net *net, const cv_net_layer *l, cv_error *err) {
 
 static int setup_layer(cv_net *net, cv_net_layer *l,
                        const Caffe__LayerParameter *lp, cv_shape *blob_shape,
-                       const char *file, cv_error *err) {
+                       int fill, const char *file, cv_error *err) {
   cv_shape bottom[CV_LAYER_MAX_BOTTOMS], param[CV_LAYER_MAX_PARAMS];
   for (int k = 0; k < l->n_bottom; k++) bottom[k] = blob_shape[l->bottom[k]];
   if (l->type->parse(lp, net->train, &l->opts, err) ||
@@ -117,9 +117,12 @@ static int setup_layer(cv_net *net, cv_net_layer *l,
                            l->type->name);
   for (int k = 0; k < l->n_top; k++) blob_shape[l->top[k]] = l->top_shape[k];
   for (int k = 0; k < l->n_param; k++) {
-    l->param[k] = cv_tensor_new(param[k].ndim, param[k].size, err);
+    /* Without fill the values stay untouched (no page is written) until
+     * weights replace them or cv_net_fill_unloaded fills them. */
+    l->param[k] = fill ? cv_tensor_new(param[k].ndim, param[k].size, err)
+                       : cv_tensor_empty(param[k].ndim, param[k].size, err);
     if (!l->param[k] ||
-        (l->type->fill && l->type->fill(lp, k, l->param[k], err)))
+        (fill && l->type->fill && l->type->fill(lp, k, l->param[k], err)))
       return cv_error_prefix(err, "%s: layer '%s' parameter %d", file,
                              l->name, k + 1);
     l->param[k]->requires_grad = 1;
@@ -128,7 +131,7 @@ static int setup_layer(cv_net *net, cv_net_layer *l,
 }
 
 cv_net *cv_net_build(const Caffe__NetParameter *def, const char *name,
-                     int train, cv_error *err) {
+                     int train, int fill, cv_error *err) {
   cv_net *net = calloc(1, sizeof *net);
   cv_shape *shapes = NULL;
   if (!net) goto oom;
@@ -152,7 +155,7 @@ cv_net *cv_net_build(const Caffe__NetParameter *def, const char *name,
     cv_shape *grown = realloc(shapes, sizeof *shapes * (size_t)net->n_blobs);
     if (!grown) goto oom;
     shapes = grown;
-    if (setup_layer(net, l, lp, shapes, name, err)) goto fail;
+    if (setup_layer(net, l, lp, shapes, fill, name, err)) goto fail;
   }
   net->blobs = calloc((size_t)net->n_blobs + 1, sizeof *net->blobs);
   net->last_reader = malloc(sizeof(int) * ((size_t)net->n_blobs + 1));
@@ -192,7 +195,8 @@ static int load_layer(cv_net_layer *l, Caffe__LayerParameter *src,
                         "definition but %d in the weights", file, l->name,
                         l->n_param, (int)src->n_blobs);
   for (int k = 0; k < l->n_param; k++) {
-    cv_tensor *t = cv_caffe_blob_to_tensor(src->blobs[k], err);
+    /* The blob's values become the parameter: no second copy of them. */
+    cv_tensor *t = cv_caffe_blob_take_tensor(src->blobs[k], err);
     if (!t) return cv_error_prefix(err, "%s: layer '%s'", file, l->name);
     int ok = same_but_leading_ones(t, l->param[k]);
     if (!ok) {
@@ -205,22 +209,43 @@ static int load_layer(cv_net_layer *l, Caffe__LayerParameter *src,
       cv_tensor_release(t);
       return -1;
     }
-    /* Legacy 4-d blobs (1x1xNxK for an fc weight) fit the definition's
+    /* Legacy 4-d blobs (1x1xNxK for an fc weight) take the definition's
      * shape element for element. */
-    memcpy(cv_tensor_data(l->param[k]), cv_tensor_data(t),
-           sizeof(float) * (size_t)cv_tensor_numel(t));
+    cv_tensor *v = cv_tensor_view(t, l->param[k]->ndim, l->param[k]->size, err);
     cv_tensor_release(t);
+    if (!v) return cv_error_prefix(err, "%s: layer '%s'", file, l->name);
+    v->requires_grad = l->param[k]->requires_grad;
+    cv_tensor_release(l->param[k]);
+    l->param[k] = v;
+    l->loaded[k] = 1;
   }
   return 0;
 }
 
-int cv_net_load_weights(cv_net *net, const Caffe__NetParameter *weights,
+int cv_net_load_weights(cv_net *net, Caffe__NetParameter *weights,
                         const char *file, cv_error *err) {
   for (size_t i = 0; i < weights->n_layer; i++) {
     Caffe__LayerParameter *src = weights->layer[i];
     int id = cv_net_layer_id(net, src->name ? src->name : "");
     if (id < 0) continue;
     if (load_layer(&net->layers[id], src, file, err)) return -1;
+  }
+  return 0;
+}
+
+int cv_net_fill_unloaded(cv_net *net, const Caffe__NetParameter *def,
+                         cv_error *err) {
+  for (size_t i = 0; i < def->n_layer; i++) {
+    const Caffe__LayerParameter *lp = def->layer[i];
+    int id = cv_net_layer_id(net, lp->name ? lp->name : "");
+    if (id < 0) continue;
+    cv_net_layer *l = &net->layers[id];
+    for (int k = 0; k < l->n_param; k++) {
+      if (l->loaded[k]) continue;
+      cv_tensor_fill(l->param[k], 0.0f);
+      if (l->type->fill && l->type->fill(lp, k, l->param[k], err))
+        return cv_error_prefix(err, "layer '%s' parameter %d", l->name, k + 1);
+    }
   }
   return 0;
 }
@@ -253,6 +278,13 @@ static int set_inputs(cv_net *net, int n_inputs, cv_tensor **inputs,
   return 0;
 }
 
+/* True when the net's reference is the only way to reach t's memory, so
+ * that an in-place layer may overwrite it. */
+static int sole_owner(cv_tensor *t) {
+  return t->refcount == 1 && t->storage->refcount == 1 && !t->node &&
+         !cv_autograd_any(1, &t) && cv_tensor_is_contiguous(t);
+}
+
 static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
   cv_tensor *bottom[CV_LAYER_MAX_BOTTOMS], *top[CV_LAYER_MAX_TOPS] = {0};
   for (int k = 0; k < l->n_bottom; k++) {
@@ -261,6 +293,13 @@ static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
       return cv_error_set(err, "layer '%s' reads blob '%s', which has no "
                           "value: give it to forward", l->name,
                           net->blob_names[l->bottom[k]]);
+  }
+  if (l->n_bottom == 1 && l->n_top == 1 && l->top[0] == l->bottom[0] &&
+      sole_owner(bottom[0])) {
+    int done = cv_net_layer_inplace(l, bottom[0], err);
+    if (done < 0)
+      return cv_error_prefix(err, "layer '%s' (%s)", l->name, l->type->name);
+    if (done) return 0;
   }
   int rc = l->type->forward_ws
                ? l->type->forward_ws(l->opts, &net->ws, l->n_bottom, bottom,

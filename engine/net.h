@@ -66,6 +66,7 @@ typedef struct {
   int bottom[CV_LAYER_MAX_BOTTOMS]; /* blob ids */
   int top[CV_LAYER_MAX_TOPS];
   cv_tensor *param[CV_LAYER_MAX_PARAMS]; /* owned; weight, bias, ... */
+  unsigned char loaded[CV_LAYER_MAX_PARAMS]; /* set by cv_net_load_weights */
   cv_shape top_shape[CV_LAYER_MAX_TOPS]; /* at the definition's batch size */
   /* The first top of the last forward while it is on the tape (retained):
    * per-sample norms read its node after a backward. */
@@ -86,17 +87,24 @@ typedef struct cv_net {
 } cv_net;
 
 /* A net from a normalized definition (cv_caffe_read_net_def): shapes are
- * inferred from the Input layers and every parameter is filled by its
- * layer's weight_filler / bias_filler with the engine's seeded RNG. */
+ * inferred from the Input layers and, when fill, every parameter is filled
+ * by its layer's weight_filler / bias_filler with the engine's seeded RNG
+ * (else zeros: weights are about to be loaded). */
 cv_net *cv_net_build(const Caffe__NetParameter *def, const char *name,
-                     int train, cv_error *err);
+                     int train, int fill, cv_error *err);
 void cv_net_free(cv_net *net);
 
-/* Copies the blobs of the caffemodel's layers into the net's parameters,
- * matched by layer name. Layers the net lacks are ignored, as in Caffe. A
- * count or shape mismatch names the layer and both shapes. */
-int cv_net_load_weights(cv_net *net, const Caffe__NetParameter *weights,
+/* Makes the blobs of the caffemodel's layers the net's parameters (taking
+ * their value arrays, which weights no longer holds), matched by layer
+ * name. Layers the net lacks are ignored, as in Caffe. A count or shape
+ * mismatch names the layer and both shapes. */
+int cv_net_load_weights(cv_net *net, Caffe__NetParameter *weights,
                         const char *file, cv_error *err);
+/* After a build without fill and the weights: the parameters no weights
+ * replaced get their fillers, as Caffe initialises layers a caffemodel
+ * lacks. */
+int cv_net_fill_unloaded(cv_net *net, const Caffe__NetParameter *def,
+                         cv_error *err);
 
 /* Runs the layers in order on the given inputs (borrowed; one per input
  * blob, any batch size), stopping after layer `upto` when not NULL. Every
@@ -128,5 +136,9 @@ cv_tensor *cv_net_blob(const cv_net *net, const char *name); /* borrowed */
 /* The supported layer types, for messages: "Input, Convolution, ...". */
 void cv_net_supported_types(char *buf, size_t n);
 const cv_layer_type *cv_layer_type_find(const char *name);
+/* Runs layer l in place on x (its bottom and top) when its type can: 1 when
+ * done, 0 when the type cannot, -1 on error. The net calls it only when no
+ * one else holds x and nothing is recorded. */
+int cv_net_layer_inplace(const cv_net_layer *l, cv_tensor *x, cv_error *err);
 
 #endif

@@ -758,6 +758,12 @@ static int forward_scale(const void *opts, int n_bottom, cv_tensor **bottom,
   return top[0] ? 0 : -1;
 }
 
+/* ReLU on its bottom's own memory, as Caffe runs an in-place layer. */
+int cv_net_layer_inplace(const cv_net_layer *l, cv_tensor *x, cv_error *err) {
+  if (l->type->forward != forward_relu) return 0;
+  return cv_relu_forward(*(const double *)l->opts, x, x, err) ? -1 : 1;
+}
+
 /* ---- the table ------------------------------------------------------------------ */
 
 static const cv_layer_type TYPES[] = {

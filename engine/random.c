@@ -68,10 +68,12 @@ static void normal_run(int64_t n, float **p, const int64_t *st, void *ctx) {
 
 void cv_tensor_uniform_(cv_tensor *t, float lo, float hi) {
   float lh[2] = {lo, hi};
+  cv_tensor_bump_version(t);
   cv_tensor_foreach(1, &t, uniform_run, lh);
 }
 
 void cv_tensor_normal_(cv_tensor *t, float mean, float std) {
   float ms[2] = {mean, std};
+  cv_tensor_bump_version(t);
   cv_tensor_foreach(1, &t, normal_run, ms);
 }

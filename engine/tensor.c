@@ -245,7 +245,10 @@ static void fill_run(int64_t n, float **p, const int64_t *st, void *ctx) {
     for (int64_t i = 0; i < n; i++) d[i * st[0]] = v;
 }
 
+void cv_tensor_bump_version(cv_tensor *t) { t->storage->version++; }
+
 void cv_tensor_fill(cv_tensor *t, float v) {
+  cv_tensor_bump_version(t);
   cv_tensor_foreach(1, &t, fill_run, &v);
 }
 
@@ -262,6 +265,7 @@ int cv_tensor_copy(cv_tensor *dst, const cv_tensor *src, cv_error *err) {
   cv_tensor *s = cv_tensor_expand((cv_tensor *)src, dst->ndim, dst->size, err);
   if (!s) return cv_error_prefix(err, "copy");
   cv_tensor *both[2] = {dst, s};
+  cv_tensor_bump_version(dst);
   cv_tensor_foreach(2, both, copy_run, NULL);
   cv_tensor_release(s);
   return 0;
@@ -280,6 +284,7 @@ int cv_tensor_add_into(cv_tensor *dst, const cv_tensor *src, cv_error *err) {
   cv_tensor *s = cv_tensor_expand((cv_tensor *)src, dst->ndim, dst->size, err);
   if (!s) return cv_error_prefix(err, "add");
   cv_tensor *both[2] = {dst, s};
+  cv_tensor_bump_version(dst);
   cv_tensor_foreach(2, both, add_run, NULL);
   cv_tensor_release(s);
   return 0;

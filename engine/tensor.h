@@ -34,6 +34,7 @@ typedef struct cv_storage {
   int64_t numel;
   int refcount;
   int owns;        /* 1: free data with the storage */
+  uint64_t version; /* counts in-place writes: the tape checks it */
 } cv_storage;
 
 struct cv_node;    /* autograd.h: the tape node that produced a tensor */
@@ -115,6 +116,9 @@ cv_tensor *cv_tensor_clone(const cv_tensor *t, cv_error *err);
 /* ---- fill and copy (in place) ----------------------------------------- */
 
 void cv_tensor_fill(cv_tensor *t, float v);
+/* Counts an in-place write to t's storage (every in-place op calls it), so
+ * that a backward can tell that a tensor it saved has changed. */
+void cv_tensor_bump_version(cv_tensor *t);
 /* dst = src, src broadcast to dst's shape. */
 int cv_tensor_copy(cv_tensor *dst, const cv_tensor *src, cv_error *err);
 /* dst += src, src broadcast to dst's shape. Where dst has stride-0 (expanded)

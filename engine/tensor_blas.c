@@ -182,5 +182,6 @@ cv_tensor *cv_tensor_matmul(const cv_tensor *a, const cv_tensor *b,
 int cv_tensor_matmul_out(cv_tensor *out, const cv_tensor *a,
                          const cv_tensor *b, cv_error *err) {
   cv_tensor *unused = NULL;
+  cv_tensor_bump_version(out);
   return matmul(out, a, b, &unused, err);
 }

@@ -127,8 +127,9 @@ static void binary_run(int64_t n, float **p, const int64_t *st, void *ctx) {
 
 /* Writes into an expanded tensor (stride 0 over several elements) would race
  * and lose all but one result: refuse them, as PyTorch does. */
-static int check_writable(const cv_tensor *t, const char *name,
-                          cv_error *err) {
+/* Before a write into t: refuses an expanded t, and counts the write. */
+static int check_writable(cv_tensor *t, const char *name, cv_error *err) {
+  if (t->storage) cv_tensor_bump_version(t);
   for (int d = 0; d < t->ndim; d++)
     if (t->stride[d] == 0 && t->size[d] > 1) {
       char s[CV_SHAPE_STR_MAX];

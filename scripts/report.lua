@@ -1,5 +1,6 @@
---[[ report.lua — the main job: one HTML page that looks inside a Caffe classifier.
-
+-- report.lua — the main job: one HTML page that looks inside a Caffe classifier.
+-- The options, as --help prints them:
+local USAGE = [[
 usage: cnnvis scripts/report.lua [options]
 
   --prototxt FILE    the deploy definition
@@ -8,16 +9,18 @@ usage: cnnvis scripts/report.lua [options]
                      (default examples/models/fashion_caffenet.caffemodel;
                      "none": the definition's fillers, to try the pipeline)
   --images DIR       test images in an ImageNet-style folder: one sub-folder per
-                     class, classes numbered 0, 1, ... in sorted folder order
+                     class, named by its key in --labels (a WordNet id), or
+                     without --labels classes 0, 1, ... in sorted folder order
                      (default: the 10,000 Fashion-MNIST test images)
-  --labels FILE      class names, one a line; a leading WordNet id as in
-                     synset_words.txt is dropped (default: the data set's names)
+  --labels FILE      class names in synset_words.txt style: a key (the folder
+                     name), then the name; line k is class k-1
+                     (default: the data set's names)
   --mean FILE        a mean image (.binaryproto or .npy) to subtract; inputs are
                      then prepared as pycaffe does (resize, crop, BGR)
   --scale K          multiply raw 0..255 pixels by K when they go in as they are
                      (default 1: the shipped model takes raw pixels)
   --limit N          evaluate the first N images only (default: all)
-  --batch N          images per forward pass (default 100)
+  --batch N          images per forward pass (default 250)
   --layers A,B       the layers whose activations are shown
                      (default: the first two Convolution layers)
   --show N           show the activations of at most N classes (default 10)
@@ -34,10 +37,6 @@ beside it. Example on CaffeNet:
     --labels synset_words.txt --images val_by_class/ --limit 2000 --batch 50
 ]]
 local cv = require "cnnvis"
-local lfs = require "lfs"
-
-local USAGE = debug.getinfo(1, "S").source:match("^@") and
-  io.open(debug.getinfo(1, "S").source:sub(2)):read("a"):match("%-%-%[%[ (.-)%]%]") or ""
 
 -- ---- arguments ---------------------------------------------------------
 
@@ -49,7 +48,7 @@ end
 local function parse_args(argv)
   local o = {prototxt = "examples/models/fashion_caffenet.prototxt",
              caffemodel = "examples/models/fashion_caffenet.caffemodel",
-             out = "out/report", batch = 100, scale = 1, show = 10}
+             out = "out/report", batch = 250, scale = 1, show = 10}
   local takes = {prototxt = "file", caffemodel = "file", images = "dir", labels = "file",
                  mean = "file", scale = "number", limit = "count", batch = "count", show = "count",
                  layers = "list", out = "dir"}
@@ -83,82 +82,32 @@ end
 
 -- ---- data --------------------------------------------------------------
 
--- Class names of a label file, one a line, and the WordNet ids that lead
--- the lines of a synset_words.txt ({n01440764 = 0, ...}, classes 0-based).
-local function read_labels(path)
-  local f, msg = io.open(path)
-  if not f then die("cannot open the label file: " .. msg) end
-  local names, wnids = {}, {}
-  for line in f:lines() do
-    line = line:gsub("%s+$", "")
-    if line ~= "" then
-      local id, rest = line:match("^(n%d+)%s+(.*)$")
-      names[#names + 1] = rest or line
-      if id then wnids[id] = #names - 1 end
-    end
-  end
-  f:close()
-  return names, wnids
-end
-
-local IMAGE_EXT = {png = true, jpg = true, jpeg = true}
-
--- An ImageNet-style folder: {count, get(i) -> image, label, classes}. The
--- file list is read up front, the images only when asked for. Sub-folders
--- named by WordNet ids take their class from the label file (a subset of
--- ImageNet keeps its classes); otherwise classes follow the sorted names.
-local function folder_set(dir, wnids)
-  if lfs.attributes(dir, "mode") ~= "directory" then die(dir .. " is not a directory") end
-  local classes = {}
-  for name in lfs.dir(dir) do
-    if name:sub(1, 1) ~= "." and lfs.attributes(dir .. "/" .. name, "mode") == "directory" then
-      classes[#classes + 1] = name
-    end
-  end
-  table.sort(classes)
-  if #classes == 0 then die(dir .. " has no class sub-folders") end
-  local class_of, by_wnid = {}, wnids and next(wnids) ~= nil
-  for c, name in ipairs(classes) do
-    if by_wnid and wnids[name] == nil then
-      die(string.format("%s/%s: no such WordNet id in the label file", dir, name))
-    end
-    class_of[name] = by_wnid and wnids[name] or c - 1
-  end
-  local files, labels = {}, {}
-  for c, name in ipairs(classes) do
-    local list = {}
-    for f in lfs.dir(dir .. "/" .. name) do
-      local ext = f:match("%.(%w+)$")
-      if ext and IMAGE_EXT[ext:lower()] then list[#list + 1] = f end
-    end
-    table.sort(list)
-    for _, f in ipairs(list) do
-      files[#files + 1] = dir .. "/" .. name .. "/" .. f
-      labels[#labels + 1] = class_of[name]
-    end
-  end
-  -- Interleave the classes so that --limit keeps every class.
-  local order, next_of, by_class = {}, {}, {}
-  for i, name in ipairs(files) do
-    local c = name:match("^.*/([^/]+)/[^/]+$")
-    by_class[c] = by_class[c] or {}
+-- A folder of images by class through cv.data.folder, in an order that
+-- takes the classes in turn, so that --limit keeps every class:
+-- {count, get(i) -> image, label (nil, nil, message when it does not
+-- decode), classes, source}.
+local function folder_set(dir, labels)
+  local ok, set = pcall(cv.data.folder, dir, {labels = labels})
+  if not ok then die((tostring(set):gsub("^[^:]*%.lua:%d+: ", ""))) end
+  if #set == 0 then die(dir .. " has no images in class sub-folders") end
+  local by_class, classes = {}, {}
+  for i = 1, #set do
+    local c = set:label(i)
+    if not by_class[c] then by_class[c], classes[#classes + 1] = {}, c end
     table.insert(by_class[c], i)
   end
-  repeat
-    local added = false
+  local order, k = {}, 1
+  while #order < #set do
     for _, c in ipairs(classes) do
-      local k = (next_of[c] or 0) + 1
-      if by_class[c] and by_class[c][k] then
-        order[#order + 1], next_of[c], added = by_class[c][k], k, true
-      end
+      if by_class[c][k] then order[#order + 1] = by_class[c][k] end
     end
-  until not added
-  return {count = #files, classes = classes, source = dir,
+    k = k + 1
+  end
+  return {count = #set, classes = set.classes, source = dir,
           get = function(i)
-            local j = order[i]
-            local ok, img = pcall(cv.image.load, files[j])
-            if not ok then return nil, labels[j], img end
-            return img, labels[j]
+            local ok_, img, label = pcall(set.get, set, order[i])
+            if not ok_ then return nil, nil, img end
+            return img, label
           end}
 end
 
@@ -167,18 +116,26 @@ local function fashion_set()
     die("this build has no cv.data.fashion_mnist; pass --images DIR (see --help)")
   end
   local set = cv.data.fashion_mnist("test")
-  return {count = #set, classes = set.classes or set.class_names or set.labels,
-          source = "Fashion-MNIST test set",
-          get = function(i) return set:get(i) end}
+  return {count = #set, classes = set.classes, source = "Fashion-MNIST test set",
+          get = function(i) return set:get(i) end,
+          -- whole batches gathered in C: n x C x H x W images, labels, positions
+          batch = function(first, last)
+            local positions = {}
+            for i = first, last do positions[#positions + 1] = i end
+            local b = set:subset(positions):batches(#positions)()
+            return b.images, b.labels:totable()
+          end}
 end
 
 -- ---- inputs ------------------------------------------------------------
 
--- A function from a loaded image (C x H x W, 0..255) to the net's C x H x W input.
+-- A function from a loaded image (C x H x W, 0..255) to the net's C x H x W
+-- input; and, when images of the net's size go in as they are (times
+-- --scale), the same for a whole N x C x H x W batch.
 local function input_maker(net, opts)
   local shape = net.inputs[1].shape
   local c, h, w = shape[2], shape[3], shape[4]
-  return function(img)
+  local function one(img)
     local s = img:size()
     if not opts.mean and s[1] == c and s[2] == h and s[3] == w then
       return opts.scale == 1 and img or img * opts.scale
@@ -189,6 +146,15 @@ local function input_maker(net, opts)
     end
     return img:caffe_input(net, {mean = opts.mean})[1]
   end
+  local function batch(x)
+    local s = x:size()
+    if opts.mean or s[2] ~= c or s[3] ~= h or s[4] ~= w then
+      die(string.format("the data set's images are %dx%dx%d, the net's input %dx%dx%d",
+        s[2], s[3], s[4], c, h, w))
+    end
+    return opts.scale == 1 and x or x * opts.scale
+  end
+  return one, not opts.mean and batch or nil
 end
 
 -- ---- progress ----------------------------------------------------------
@@ -213,35 +179,51 @@ end
 
 -- Forward passes over the whole set: confusion counts [true][pred] (1-based
 -- tables over 0-based classes), the first index of each class, and timing.
-local function evaluate(net, set, prepare, opts)
+-- One batch, positions first..last: the net's inputs as one tensor and the
+-- labels of the images that could be read.
+local function load_batch(set, first, last, prepare, direct, skip)
+  if direct and set.batch then
+    local x, ys = set.batch(first, last)
+    return direct(x), ys, first
+  end
+  local xs, ys, pos = {}, {}, {}
+  for i = first, last do
+    local img, label, err = set.get(i)
+    if img then
+      xs[#xs + 1], ys[#ys + 1], pos[#pos + 1] = prepare(img), label, i
+    else
+      skip(i, err)
+    end
+  end
+  return #xs > 0 and cv.stack(xs, 1) or nil, ys, pos
+end
+
+-- Forward passes over the whole set: confusion counts [true][pred] (1-based
+-- tables over 0-based classes), the first position of each class, timing.
+local function evaluate(net, set, prepare, direct, opts)
   local n = math.min(set.count, opts.limit or set.count)
   local out_name = answer_blob(net)
   local conf, first, skipped, k = {}, {}, 0, nil
+  local function skip(i, err)
+    skipped = skipped + 1
+    io.stderr:write("report: skipped image ", i, ": ", tostring(err), "\n")
+  end
   local t0 = cv.clock()
   cv.no_grad(function()
     for start = 1, n, opts.batch do
-      local xs, ys = {}, {}
-      for i = start, math.min(n, start + opts.batch - 1) do
-        local img, label, err = set.get(i)
-        if img then
-          xs[#xs + 1], ys[#ys + 1] = prepare(img), label
-          if not first[label] then first[label] = i end
-        else
-          skipped = skipped + 1
-          io.stderr:write("report: skipped image ", i, ": ", tostring(err), "\n")
-        end
-      end
-      if #xs > 0 then
-        local out = net:forward(cv.stack(xs, 1))[out_name]
-        out = out:reshape(#xs, -1)
+      local stop = math.min(n, start + opts.batch - 1)
+      local x, ys, pos = load_batch(set, start, stop, prepare, direct, skip)
+      if x then
+        local out = net:forward(x)[out_name]:reshape(#ys, -1)
         k = k or out:size(2)
         local pred = out:argmax(2):totable()
         for j, y in ipairs(ys) do
           conf[y + 1] = conf[y + 1] or {}
           conf[y + 1][pred[j]] = (conf[y + 1][pred[j]] or 0) + 1
+          if not first[y] then first[y] = type(pos) == "table" and pos[j] or pos + j - 1 end
         end
       end
-      progress(math.min(n, start + opts.batch - 1), n, t0)
+      progress(stop, n, t0)
     end
   end)
   return {conf = conf, first = first, classes = k, count = n - skipped, skipped = skipped,
@@ -323,8 +305,9 @@ local function filter_picture(weight, bgr)
            (bgr and "Caffe's BGR shown as RGB" or "as RGB") .. ", each filter scaled to its own range"
   end
   local maps = w:reshape(s[1] * s[2], s[3], s[4])
+  -- gray padding: white is the map's 0
   return cv.vis.grid(maps, {cols = s[2] == 1 and columns(s[1]) or s[2], colormap = "diverging",
-                            scale = scale, pad = 2}),
+                            scale = scale, pad = 2, pad_color = 96}),
          "blue negative, white 0, red positive; each filter scaled to its own largest magnitude"
 end
 
@@ -332,15 +315,15 @@ end
 -- each layer for it (blobs[j].maps: maps x H x W).
 local function activation_row(page, c, img, blobs)
   local s = img:size()
-  local shown = s[1] == 3 and img or img[1]
-  page:image(cv.vis.grid(shown:dim() == 2 and shown:unsqueeze(1) or shown:unsqueeze(1),
-      {normalize = "none", pad = 0, scale = scale_for(s[2], 84)}),
-    {name = string.format("input_%d.png", c), caption = "input",
-     inline = true})
+  local scale = scale_for(s[2], 84)
+  -- photos are shown at most 200 pixels wide (the file keeps them whole)
+  page:image(cv.vis.grid(img:unsqueeze(1), {normalize = "none", pad = 0, scale = scale}),
+    {name = string.format("input_%d.png", c), caption = "input", inline = true,
+     width = s[3] * scale > 200 and 200 or nil})
   for _, b in ipairs(blobs) do
     local maps = b.maps
     local h, cols = maps:size(2), columns(maps:size(1))
-    page:image(cv.vis.grid(maps, {cols = cols, normalize = "all", colormap = "viridis",
+    page:image(cv.vis.grid(maps, {cols = cols, normalize = "each", colormap = "viridis",
                                   scale = scale_for(h, 48, cols, maps:size(3), 460)}),
       {name = string.format("%s_%d.png", b.name, c),
        caption = string.format("%s: %d maps of %dx%d", b.name, maps:size(1), h, maps:size(3)),
@@ -356,14 +339,19 @@ local function main(argv)
   local o = parse_args(argv)
   local t_start = cv.clock()
   local ok, net = pcall(cv.caffe.load, o.prototxt, o.caffemodel ~= "none" and o.caffemodel or nil)
-  if not ok then die(tostring(net)) end
-  local names, wnids = {}, nil
-  if o.labels then names, wnids = read_labels(o.labels) end
-  local set = o.images and folder_set(o.images, wnids) or fashion_set()
+  if not ok then die((tostring(net):gsub("^[^:]*%.lua:%d+: ", ""))) end
+  local names = {}
+  if o.labels then
+    local ok_, t = pcall(cv.data.read_labels, o.labels)
+    if not ok_ then die((tostring(t):gsub("^[^:]*%.lua:%d+: ", ""))) end
+    names = t.names
+  end
+  local set = o.images and folder_set(o.images, o.labels) or fashion_set()
   if not o.labels then
     for i, v in ipairs(set.classes or {}) do names[i] = v end
   end
-  local prepare = input_maker(net, o)
+  for _, name in ipairs(o.layers or {}) do layer_named(net, name) end -- fail before the long part
+  local prepare, direct = input_maker(net, o)
 
   local page = cv.report.new{title = "Inside " .. o.prototxt:match("([^/]+)$"):gsub("%.prototxt$", ""),
     dir = o.out, subtitle = string.format("%s + %s on %s — cnnvis, %s", o.prototxt, o.caffemodel,
@@ -374,7 +362,7 @@ local function main(argv)
     "for the definition's batch size and the number of trained parameters.")
   page:table{header = {"layer", "type", "output", "parameters"}, rows = layer_rows(net)}
 
-  local ev = evaluate(net, set, prepare, o)
+  local ev = evaluate(net, set, prepare, direct, o)
   if ev.count == 0 then die("no image could be read") end
   local sum = summarize(ev, names)
 
@@ -468,7 +456,8 @@ local function main(argv)
     page:text("One test image per class (the first of its class; at most " .. o.show ..
       " classes) and the outputs of " ..
       table.concat(shown, " and ") .. " for it, after the layers that work in place " ..
-      "(ReLU). Each picture is scaled to its own range over all its maps (viridis: dark low, yellow high).")
+      "(ReLU). Each map is scaled to its own range (viridis: dark low, yellow high); a map " ..
+      "that is zero everywhere stays dark.")
     local xs, classes = {}, {}
     for c = 0, ev.classes - 1 do
       if ev.first[c] and #classes < o.show then

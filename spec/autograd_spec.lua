@@ -82,6 +82,20 @@ describe("autograd", function()
     end)
   end)
 
+  describe("in-place changes", function()
+    it("a leaf changed after the forward stops its backward", function()
+      local w = cv.ones(3)
+      w.requires_grad = true
+      local y = (w * w):sum()
+      w[1] = 5 -- e.g. pruning a weight between forward and backward
+      assert.has.error(function() y:backward() end,
+        "backward: input 1 of mul was changed in place after the forward that used it; run the forward again")
+      y = (w * w):sum()
+      y:backward()
+      assert.same({10, 2, 2}, w.grad:totable())
+    end)
+  end)
+
   describe("no_grad()", function()
     it("records nothing and returns fn's results", function()
       local x = cv.zeros(3)

@@ -3,26 +3,9 @@ local lfs = require "lfs"
 
 -- The shared Caffe fixtures sit beside the repository (one level further up
 -- when the repository is a worktree).
-local F = (function()
-  for _, d in ipairs{"../shared/fixtures/caffe/", "../../shared/fixtures/caffe/"} do
-    if lfs.attributes(d .. "README.md") then return d end
-  end
-  error("the shared Caffe fixtures are missing")
-end)()
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-  return path
-end
+local support = require "spec.support"
+local F = support.shared("caffe/")
+local slurp, spit = support.read, support.write
 
 local tmp = os.tmpname()
 local function tmpfile(suffix) return tmp .. suffix end

@@ -52,6 +52,21 @@ describe("caffenet", function()
       end
     end)
 
+    it("matches without the tape too, where ReLU runs in place", function()
+      local x = formula_input(2, 3, 71, 71)
+      local held = cv.no_grad(function()
+        net:forward(x)
+        return net.blobs.fc7 -- held: the next forward must not overwrite it
+      end)
+      local copy = held:clone()
+      cv.no_grad(function() net:forward(x * 0.5) end)
+      assert.is_true(cv.allclose(held, copy, 0, 0))
+      cv.no_grad(function() net:forward(x) end)
+      for _, name in ipairs(blobs) do
+        assert_close(name, net.blobs[name], cv.load_npy(GOLD .. "blob_" .. name .. ".npy"))
+      end
+    end)
+
     it("pools in Caffe's ceil mode (16 -> 8, 8 -> 4, 4 -> 2)", function()
       net:forward(formula_input(2, 3, 71, 71))
       assert.same({2, 8, 8, 8}, net.blobs.pool1:size())
@@ -64,6 +79,51 @@ describe("caffenet", function()
       local both = net.blobs.prob:clone()
       net:forward(formula_input(2, 3, 71, 71):narrow(1, 2, 1))
       assert.is_true(cv.allclose(net.blobs.prob[1], both[2], 1e-5, 1e-6))
+    end)
+  end)
+
+  describe("Concat, Eltwise, Flatten, Reshape, BatchNorm, Scale against PyTorch", function()
+    local net = cv.caffe.load(GOLD .. "branchy.prototxt")
+    for _, l in ipairs(net.layers) do
+      for k = 1, #l.params do
+        set_param(net, l.name, k, cv.load_npy(GOLD .. "branchy_" .. l.name .. "_" .. k .. ".npy"))
+      end
+    end
+
+    it("matches every blob within 1e-4 relative", function()
+      net:forward(formula_input(2, 4, 5, 5) / 50)
+      for _, name in ipairs{"bn", "sc", "sum", "prod", "emax", "cat", "resh", "ip"} do
+        assert_close(name, net.blobs[name], cv.load_npy(GOLD .. "branchy_blob_" .. name .. ".npy"))
+      end
+    end)
+
+    it("gives BatchNorm its three blobs and Scale gamma 1, beta 0 without fillers", function()
+      local fresh = cv.caffe.load(GOLD .. "branchy.prototxt")
+      assert.same({6}, fresh.params.bn[1]:size())
+      assert.same({1}, fresh.params.bn[3]:size())
+      assert.same({1, 1, 1, 1, 1, 1}, fresh.params.scale.weight:totable())
+      assert.same({0, 0, 0, 0, 0, 0}, fresh.params.scale.bias:totable())
+    end)
+
+    it("reshapes for another batch size", function()
+      net:forward(formula_input(3, 4, 5, 5))
+      assert.same({3, 450}, net.blobs.flat:size())
+      assert.same({3, 50, 9}, net.blobs.resh:size())
+    end)
+
+    it("names what does not fit", function()
+      local f = assert(io.open(GOLD .. "branchy.prototxt"))
+      local text = f:read("a")
+      f:close()
+      local bad = text:gsub('coeff: 1 coeff: %-0.5', 'coeff: 1')
+      local path = os.tmpname()
+      f = assert(io.open(path, "w"))
+      f:write(bad)
+      f:close()
+      local ok, msg = pcall(cv.caffe.load, path)
+      os.remove(path)
+      assert.is_false(ok)
+      assert.matches("layer 'sum' %(Eltwise%): has 1 coeff for 2 bottoms", msg)
     end)
   end)
 

@@ -62,6 +62,25 @@ describe("forward", function()
     end)
   end)
 
+  describe("in-place layers", function()
+    it("never overwrite a tensor someone else holds (the caller's input)", function()
+      local path = os.tmpname()
+      local f = assert(io.open(path, "w"))
+      f:write([[
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
+layer { name: "relu" type: "ReLU" bottom: "data" top: "data" }
+layer { name: "relu2" type: "ReLU" bottom: "data" top: "data" relu_param { negative_slope: 0.5 } }
+]])
+      f:close()
+      local net = cv.caffe.load(path)
+      os.remove(path)
+      local x = cv.tensor{{{{-1, 2}, {3, -4}}}}
+      cv.no_grad(function() net:forward(x) end)
+      assert.same({{{{-1, 2}, {3, -4}}}}, x:totable())
+      assert.same({{{{0, 2}, {3, 0}}}}, net.blobs.data:totable())
+    end)
+  end)
+
   describe("set_num_threads()", function()
     it("sets the count that get_num_threads reads, and results do not depend on it", function()
       local net = small_net()

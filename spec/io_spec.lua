@@ -4,18 +4,9 @@ local cv = require "cnnvis"
 -- PNGs with NumPy-written <name>.expected.npy values, JPEGs written by PIL.
 local D = "spec/fixtures/io/"
 -- The shared CaffeNet sample images sit beside the repository.
-local IMAGES
-for _, dir in ipairs{"../shared/fixtures/images/", "../../shared/fixtures/images/"} do
-  local f = io.open(dir .. "cat.jpg", "rb")
-  if f then f:close(); IMAGES = IMAGES or dir end
-end
-
-local function read_bytes(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local support = require "spec.support"
+local IMAGES = support.shared("images/")
+local read_bytes = support.read
 
 local tmpfiles = {}
 local function tmp(suffix)

@@ -3,23 +3,8 @@
 local BIN = assert(os.getenv("CNNVIS_BIN"),
   "CNNVIS_BIN is not set: run the specs through `make test`")
 
--- A string quoted for sh.
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local support = require "spec.support"
+local q, slurp, spit = support.quote, support.read, support.write
 
 local function sh_output(cmd)
   local p = assert(io.popen(cmd))

@@ -19,13 +19,7 @@ layer { name: "flat" type: "Flatten" bottom: "sc" top: "flat" }
 layer { name: "re" type: "Reshape" bottom: "max" top: "re" reshape_param { shape { dim: 0 dim: -1 dim: 4 } } }
 ]]
 
-local function write_temp(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
+local write_temp = require("spec.support").write_temp
 
 local function close(a, b)
   assert.same(a:size(), b:size())

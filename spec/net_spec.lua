@@ -1,22 +1,11 @@
 local cv = require "cnnvis"
+local support = require "spec.support"
 
-local FIX = "../shared/fixtures/caffe/"
+local FIX = support.shared("caffe/")
 local LENET, LENET_W = FIX .. "lenet.prototxt", FIX .. "lenet_iter_10000.caffemodel"
+local write_temp = support.write_temp
 
-local function write_temp(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
-
-local function lenet_text()
-  local f = assert(io.open(LENET))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function lenet_text() return support.read(LENET) end
 
 -- The bar the fixture README describes: rows 4-23, cols 13-15 (0-based).
 local function vertical_bar()
@@ -79,6 +68,19 @@ describe("net", function()
       for _, v in ipairs(cv.caffe.load(LENET).params.conv1.weight:view(-1):totable()) do
         assert.is_true(math.abs(v) <= bound)
       end
+    end)
+
+    it("fills the layers a caffemodel lacks from their fillers, as Caffe does", function()
+      local full = cv.caffe.read_weights(LENET_W)
+      local path = os.tmpname()
+      cv.caffe.write_weights(path, {full[2]}) -- conv1 only
+      local net = cv.caffe.load(LENET, path)
+      os.remove(path)
+      assert.same(full[2].blobs[1]:view(-1):totable(), net.params.conv1.weight:view(-1):totable())
+      local bound = math.sqrt(3 / (20 * 5 * 5)) -- conv2: xavier over fan_in 20*5*5
+      assert.is_true(net.params.conv2.weight:abs():max():item() <= bound)
+      assert.is_true(net.params.conv2.weight:abs():max():item() > 0)
+      assert.equal(0, net.params.conv2.bias:abs():max():item())
     end)
 
     it("prints a table of layers, shapes and parameter counts", function()

@@ -1,17 +1,11 @@
 local cv = require "cnnvis"
 local lfs = require "lfs"
 
+local support = require "spec.support"
+
 local BIN = os.getenv("CNNVIS_BIN")
-local FIX = "../shared/fixtures/caffe/"
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local FIX = support.shared("caffe/")
+local slurp, q = support.read, support.quote
 
 -- A fresh directory under the system's temporary directory.
 local function temp_dir()
@@ -97,7 +91,7 @@ describe("report", function()
     local dir, out, html, status
     setup(function()
       dir = temp_dir()
-      for _, class in ipairs({"a_zero", "b_one"}) do
+      for _, class in ipairs({"d0", "d1"}) do
         lfs.mkdir(dir) ; lfs.mkdir(dir .. "/" .. class)
         for i = 1, 2 do
           local img = cv.zeros(1, 28, 28)
@@ -107,7 +101,7 @@ describe("report", function()
       end
       local labels = dir .. "/labels.txt"
       local f = assert(io.open(labels, "w"))
-      for c = 0, 9 do f:write("digit ", c, "\n") end
+      for c = 0, 9 do f:write("d", c, " digit ", c, "\n") end
       f:close()
       local p = assert(io.popen(table.concat({q(BIN), "scripts/report.lua",
         "--prototxt", q(FIX .. "lenet.prototxt"), "--caffemodel", q(FIX .. "lenet_iter_10000.caffemodel"),
@@ -148,7 +142,7 @@ describe("report", function()
         cv.image.load(dir .. "/out/filters_conv1.png"):size())
     end)
 
-    it("takes the classes of WordNet-id folders from the label file", function()
+    it("takes the classes of folders named by WordNet ids from the label file", function()
       -- one folder, n00000002, which is class 1 in the label file: the bars
       -- are all right
       local d = temp_dir()
@@ -170,6 +164,15 @@ describe("report", function()
       rm_tree(d)
       assert.matches("accuracy 100%.00%% on 1 images", text)
       assert.truthy(page:find('<td class="num">1</td><td>digit 1</td><td class="num">1</td>', 1, true))
+    end)
+
+    it("names a layer that --layers asks for and the net does not have", function()
+      local p = io.popen(table.concat({q(BIN), "scripts/report.lua", "--prototxt",
+        q(FIX .. "lenet.prototxt"), "--caffemodel", q(FIX .. "lenet_iter_10000.caffemodel"),
+        "--images", q(dir), "--layers", "conv1,conv9", "--out", q(dir .. "/out2"), "2>&1"}, " "))
+      local msg = p:read("a")
+      assert.is_nil(p:close())
+      assert.equal("report: the net has no layer 'conv9'\n", msg)
     end)
 
     it("prints its usage with --help and refuses an unknown option", function()

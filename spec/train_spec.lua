@@ -102,10 +102,12 @@ describe("train", function()
 
     it("resumes from a snapshot where the run left off", function()
       local path = solver_file("resume.prototxt", 'max_iter: 12\nsnapshot: 6\n'
-        .. 'snapshot_prefix: "' .. DIR .. '/res"\n')
+        .. 'display: 3\naverage_loss: 4\nsnapshot_prefix: "' .. DIR .. '/res"\n')
       local whole = quiet_run(path)
-      local resumed = quiet_run(path, {resume = DIR .. "/res_iter_6.caffemodel"})
+      local resumed, lines = quiet_run(path, {resume = DIR .. "/res_iter_6.caffemodel"})
       assert.equal(12, resumed.iter)
+      local shown = tonumber(lines[1]:match("^iter 9: loss ([%d.]+)"))
+      assert.is_true(shown > 0, lines[1]) -- the mean over the iterations run since resuming
       local a, b = weights(whole.net), weights(resumed.net)
       for name, values in pairs(a) do
         for i, v in ipairs(values) do
@@ -121,6 +123,20 @@ describe("train", function()
       assert.has.error(function() quiet_run(path) end, DIR .. "/odd_net.prototxt: cannot tell "
         .. "what data source 'mnist.lmdb' is (an IDX images file named *images-idx3*, a folder, "
         .. "or a list file)")
+    end)
+  end)
+
+  describe("loss_blob()", function()
+    it("finds the SoftmaxWithLoss top, or names the file that lacks one", function()
+      local net = cv.caffe.load(NET, nil, {phase = "train"})
+      assert.equal("loss", train.loss_blob(net, NET))
+      local two = write(DIR .. "/two_outputs.prototxt", [[
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }
+layer { name: "a" type: "InnerProduct" bottom: "data" top: "a" inner_product_param { num_output: 2 } }
+layer { name: "b" type: "InnerProduct" bottom: "data" top: "b" inner_product_param { num_output: 2 } }
+]])
+      assert.has.error(function() train.loss_blob(cv.caffe.load(two), two) end,
+        two .. ": no SoftmaxWithLoss layer gives the training loss")
     end)
   end)
 

@@ -33,16 +33,21 @@ static cv_net *load(const char *prototxt, const char *caffemodel, int train,
   Caffe__NetParameter *def = cv_caffe_read_net_def(
       prototxt, train ? CAFFE__PHASE__TRAIN : CAFFE__PHASE__TEST, err);
   if (!def) return NULL;
-  cv_net *net = cv_net_build(def, prototxt, train, err);
-  cv_caffe_net_free(def);
-  if (!net || !caffemodel) return net;
+  /* Weights about to be loaded make the fillers' work wasted. */
+  cv_net *net = cv_net_build(def, prototxt, train, caffemodel == NULL, err);
+  if (!net || !caffemodel) {
+    cv_caffe_net_free(def);
+    return net;
+  }
   Caffe__NetParameter *w = cv_caffe_read_weights(caffemodel, err);
-  if (!w || cv_net_load_weights(net, w, caffemodel, err)) {
-    cv_caffe_net_free(w);
+  int rc = !w || cv_net_load_weights(net, w, caffemodel, err);
+  cv_caffe_net_free(w);
+  rc = rc || cv_net_fill_unloaded(net, def, err);
+  cv_caffe_net_free(def);
+  if (rc) {
     cv_net_free(net);
     return NULL;
   }
-  cv_caffe_net_free(w);
   return net;
 }
 

@@ -118,6 +118,16 @@ local function feeder(feed, seed, shuffle)
   end
 end
 
+--- The name of the training loss: the top of the net's SoftmaxWithLoss
+-- layer (or its only other scalar output).
+function M.loss_blob(net, prototxt)
+  for _, l in ipairs(net.layers) do
+    if l.type == "SoftmaxWithLoss" then return l.tops[1] end
+  end
+  if #net.outputs == 1 then return net.outputs[1] end
+  error(prototxt .. ": no SoftmaxWithLoss layer gives the training loss", 2)
+end
+
 -- Copies the train net's parameters into the test net (by layer name).
 local function share_weights(from, to)
   core.no_grad(function()
@@ -143,6 +153,7 @@ function M.test(net, feeds, iters)
       for name, t in pairs(net:forward(inputs)) do
         if t:numel() == 1 then sums[name] = (sums[name] or 0) + t:item() end
       end
+      collectgarbage() -- big C buffers behind small userdata: see run()
     end
   end)
   for name, v in pairs(sums) do sums[name] = v / iters end
@@ -216,6 +227,7 @@ function M.run(solver_path, opts)
     local state_path = opts.resume:gsub("%.caffemodel$", "") .. ".solverstate"
     if exists(state_path) then s:load_state(state_path) end
   end
+  local loss_name = M.loss_blob(net, net_path)
   local feeds = M.feeds(net_path, "TRAIN")
   local test_net, test_feeds
   if sp.test_interval > 0 and #sp.test_iter > 0 then
@@ -233,6 +245,7 @@ function M.run(solver_path, opts)
   if test_net and sp.test_initialization and s.iter == 0 then
     run_test(state, test_net, test_feeds, sp, out)
   end
+  state.t0 = core.clock()
   while s.iter < sp.max_iter do
     local inputs, epoch, per_epoch = {}, 0, 1
     for _, nb in ipairs(next_batch) do
@@ -242,14 +255,15 @@ function M.run(solver_path, opts)
     end
     s:zero_grad()
     local result = net:forward(inputs)
-    local loss = result.loss or select(2, next(result))
+    local loss = result[loss_name]
     loss:backward()
     local rate = s:update()
     -- Tensors are small userdata holding big C buffers: Lua's collector
     -- cannot see their weight, so collect each iteration.
     result, loss, inputs = nil, loss:item(), nil
     collectgarbage()
-    losses[(s.iter - 1) % sp.average_loss + 1] = loss
+    -- The mean of the last average_loss losses, as Caffe displays it.
+    losses[(s.iter - state.start_iter - 1) % sp.average_loss + 1] = loss
     local sum = 0
     for _, v in ipairs(losses) do sum = sum + v end
     state.iter, state.loss = s.iter, sum / #losses
@@ -300,6 +314,7 @@ function M.evaluate(net, set, opts)
         if t == c then correct = correct + 1 end
         total = total + 1
       end
+      collectgarbage()
     end
   end)
   local error_rate = {}

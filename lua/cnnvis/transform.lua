@@ -149,7 +149,7 @@ function M.caffe_input(img, net, opts)
   local c, h, w = shape[2], shape[3], shape[4]
   local o = settle(opts, c, h, w)
   local x = to_channels(img, c) * (o.raw_scale / 255)
-  x = core.image.resize(x, o.rh, o.rw)
+  if x:size(2) ~= o.rh or x:size(3) ~= o.rw then x = core.image.resize(x, o.rh, o.rw) end
   if o.channel_swap then x = swap_channels(x, o.channel_swap) end
   local mean = o.mean and mean_tensor(o.mean, c)
   -- A mean of the resized size is cropped with the image, as Caffe's data
@@ -194,6 +194,7 @@ end
 -- prob =}. Crops of one image ("oversample", the default for ImageNet-size
 -- nets as in classify.py) are averaged. opts also takes caffe_input's
 -- options, labels (a file or a table) and blob (default: the last output).
+-- The forward keeps only that blob: net.blobs holds nothing else after.
 function M.classify(net, images, opts)
   opts = opts or {}
   if type(images) == "string" or core.is_tensor(images) then images = {images} end

@@ -66,13 +66,38 @@ local function load(path)
                       (status("VmRSS") - base) / MB, floats * 4 / MB))
 end
 
-local path = arg[2] == "--load" and arg[1] or (arg[1] or os.tmpname() .. ".caffemodel")
+-- The same for a whole net: cv.caffe.load of CaffeNet's deploy.prototxt
+-- with the weights, its parameters being the file's arrays.
+local DEPLOY = "../shared/fixtures/caffe/caffenet_deploy.prototxt"
+local function load_net(path)
+  local size = assert(io.open(path, "rb")):seek("end")
+  collectgarbage()
+  local base = status("VmRSS")
+  local t0 = os.clock()
+  local net = cv.caffe.load(DEPLOY, path)
+  local t_load = os.clock() - t0
+  collectgarbage()
+  local floats = 0
+  for _, p in pairs(net.params) do
+    for _, t in ipairs(p) do floats = floats + t:numel() end
+  end
+  print(string.format("caffe.load net  %8.3f s CPU, peak %.2fx the file, after "
+                      .. "%.1f MB (weights %.1f MB)", t_load,
+                      (status("VmHWM") - base) / size,
+                      (status("VmRSS") - base) / MB, floats * 4 / MB))
+end
+
+local path = arg[2] and arg[2]:match("^%-%-load") and arg[1]
+             or (arg[1] or os.tmpname() .. ".caffemodel")
 if arg[2] == "--load" then
   load(path)
+elseif arg[2] == "--load-net" then
+  load_net(path)
 else
   local made = not arg[1] or not io.open(path)
   if made then make(path) end
   local lua = arg[-1] or "lua5.4"
   os.execute(string.format("%q %q %q --load", lua, arg[0], path))
+  os.execute(string.format("%q %q %q --load-net", lua, arg[0], path))
   if made and not arg[1] then os.remove(path) end
 end

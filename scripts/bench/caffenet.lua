@@ -1,7 +1,9 @@
 --- CaffeNet forward: cnnvis beside PyTorch (scripts/bench/caffenet_torch.py).
 -- Usage: cnnvis scripts/bench/caffenet.lua [threads [runs]]
 -- Random weights (seeded), 227x227, no_grad in both, the same thread count.
--- Prints forward times at batch 1 and 16 (medians), the peer's ratio, each
+-- Prints forward times at batch 1 and 16 (medians of wall time, and CPU
+-- time per forward: user + system of all threads, which a loaded machine
+-- disturbs less), the peer's ratio, each
 -- conv layer's throughput next to OpenBLAS sgemm on the layer's GEMM shapes,
 -- and resident memory after load and after a batch-1 forward.
 local cv = require "cnnvis"
@@ -17,6 +19,23 @@ local function rss_mb()
     local kb = line:match("^VmRSS:%s+(%d+)")
     if kb then return tonumber(kb) / 1024 end
   end
+end
+
+-- CPU seconds (user + system, every thread) the process has used so far.
+local function cpu_seconds()
+  local f = io.open("/proc/self/stat")
+  local s = f:read("a")
+  f:close()
+  local fields = {}
+  for v in s:gsub("^.-%) ", ""):gmatch("%S+") do fields[#fields + 1] = v end
+  return (tonumber(fields[12]) + tonumber(fields[13])) / 100 -- clock ticks
+end
+
+-- CPU seconds per call over n calls: the work, whatever else the machine runs.
+local function cpu_per_call(fn, n)
+  local c0 = cpu_seconds()
+  for _ = 1, n do fn() end
+  return (cpu_seconds() - c0) / n
 end
 
 local function median(fn, n)
@@ -75,13 +94,20 @@ local function conv_table(net)
       local y = cv.no_grad(function() return cv.nn.conv2d(xin, w, b, geo) end)
       local m, n, k = w:size(1) // g, y:size(3) * y:size(4), w:size(2) * w:size(3) * w:size(4)
       local flop = 2.0 * m * n * k * g
-      local t_conv = median(function()
-        cv.no_grad(function() cv.nn.conv2d(xin, w, b, geo) end)
-      end, runs * 3)
       local a, bm = cv.randn(m, k), cv.randn(k, n)
-      local t_gemm = median(function()
-        cv.no_grad(function() for _ = 1, g do cv.matmul(a, bm) end end)
-      end, runs * 3)
+      -- Alternating, so that both see the same load on a shared machine.
+      local tc, tg = {}, {}
+      for r = 1, runs * 3 do
+        tc[r] = median(function()
+          cv.no_grad(function() cv.nn.conv2d(xin, w, b, geo) end)
+        end, 1)
+        tg[r] = median(function()
+          cv.no_grad(function() for _ = 1, g do cv.matmul(a, bm) end end)
+        end, 1)
+      end
+      table.sort(tc)
+      table.sort(tg)
+      local t_conv, t_gemm = tc[(#tc + 1) // 2], tg[(#tg + 1) // 2]
       rows[#rows + 1] = {l.name, m, n, k, g, flop / t_conv / 1e9, flop / t_gemm / 1e9}
     end
   end
@@ -122,8 +148,10 @@ local function main()
   collectgarbage()
   local rss_fwd = rss_mb()
   local t1 = median(function() fwd(x1) end, runs)
+  local c1 = cpu_per_call(function() fwd(x1) end, runs * 2)
   fwd(x16)
   local t16 = median(function() fwd(x16) end, math.max(3, runs // 2))
+  local c16 = cpu_per_call(function() fwd(x16) end, math.max(3, runs // 2))
   local convs = conv_table(net)
   net = nil
   collectgarbage()
@@ -139,6 +167,8 @@ local function main()
   end
   row("forward batch 1", t1, p.batch1 or 0 / 0)
   row("forward batch 16 /img", t16 / 16, (p.batch16 or 0 / 0) / 16)
+  row("cpu time batch 1", c1, p.cpu1 or 0 / 0)
+  row("cpu time b16 /img", c16 / 16, (p.cpu16 or 0 / 0) / 16)
   print(string.format("%-22s %9.0f MB %9.0f MB", "RSS after load", rss_load, p.rss_load or 0 / 0))
   print(string.format("%-22s %9.0f MB %9.0f MB   (target <= 320 MB; %0.f MB before load)",
     "RSS after fwd batch 1", rss_fwd, p.rss_forward or 0 / 0, rss0))

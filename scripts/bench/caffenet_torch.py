@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The peer of scripts/bench/caffenet.lua: BVLC's CaffeNet in PyTorch (random
 weights, 227x227, eval mode, no_grad). Usage: caffenet_torch.py threads runs.
-Prints "key value" lines: batch1 and batch16 (seconds, medians), rss_load and
-rss_forward (MB)."""
+Prints "key value" lines: batch1 and batch16 (seconds, medians), cpu1 and
+cpu16 (CPU seconds per forward, all threads), rss_load and rss_forward (MB)."""
+import resource
 import statistics
 import sys
 import time
@@ -34,6 +35,14 @@ def caffenet():
         nn.Linear(4096, 1000), nn.Softmax(dim=1)).eval()
 
 
+def cpu_per_call(fn, runs):
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(runs):
+        fn()
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    return (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / runs
+
+
 def median_time(fn, runs):
     times = []
     for _ in range(runs):
@@ -55,8 +64,10 @@ def main():
         net(x1)
         print("rss_forward", rss_mb())
         print("batch1", median_time(lambda: net(x1), runs))
+        print("cpu1", cpu_per_call(lambda: net(x1), runs * 2))
         net(x16)
         print("batch16", median_time(lambda: net(x16), max(3, runs // 2)))
+        print("cpu16", cpu_per_call(lambda: net(x16), max(3, runs // 2)))
 
 
 if __name__ == "__main__":
