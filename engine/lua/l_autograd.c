@@ -55,6 +55,14 @@ static int l_no_grad(lua_State *L) {
   return lua_gettop(L);
 }
 
+/* cv.free_grad_buffers(): gives back the big gradients zero_grad kept for
+ * reuse (see autograd.h). */
+static int l_free_grad_buffers(lua_State *L) {
+  (void)L;
+  cv_autograd_free_buffers();
+  return 0;
+}
+
 static int l_set_grad_enabled(lua_State *L) {
   luaL_checktype(L, 1, LUA_TBOOLEAN);
   lua_pushboolean(L, cv_autograd_set_enabled(lua_toboolean(L, 1)));
@@ -70,6 +78,7 @@ void cvL_open_autograd(lua_State *L) {
   static const luaL_Reg fns[] = {{"no_grad", l_no_grad},
                                  {"set_grad_enabled", l_set_grad_enabled},
                                  {"is_grad_enabled", l_is_grad_enabled},
+                                 {"free_grad_buffers", l_free_grad_buffers},
                                  {NULL, NULL}};
   static const luaL_Reg methods[] = {{"backward", l_backward},
                                      {"zero_grad", l_zero_grad},
