@@ -46,4 +46,7 @@ cv_tensor *cv_nn_batchnorm(const cv_batchnorm_params *p, cv_tensor *x,
 cv_tensor *cv_nn_scale(cv_tensor *x, cv_tensor *gamma, cv_tensor *beta,
                        cv_error *err);
 
+/* Gives back the scratch memory the backward steps keep between calls. */
+void cv_nn_free_scratch(void);
+
 #endif

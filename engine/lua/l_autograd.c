@@ -1,5 +1,6 @@
 /* l_autograd.c — backward, gradients and grad mode from Lua. */
 #include "../autograd.h"
+#include "../nn.h"
 #include "../tensor_impl.h"
 #include "binding.h"
 
@@ -60,6 +61,7 @@ static int l_no_grad(lua_State *L) {
 static int l_free_grad_buffers(lua_State *L) {
   (void)L;
   cv_autograd_free_buffers();
+  cv_nn_free_scratch();
   return 0;
 }
 
