@@ -7,17 +7,10 @@ local cv = require "cnnvis"
 -- absolute, eps 1e-3) or against the plain sum of two backwards.
 local TOL = {eps = 1e-3, rtol = 1e-2, atol = 1e-3}
 
-local function leaf(...)
-  local t = cv.randn(...)
-  t.requires_grad = true
-  return t
-end
+local support = require "spec.support"
+local leaf = support.leaf
 
-local function check(f, inputs)
-  local ok, worst = cv.gradcheck(f, inputs, TOL)
-  assert(ok, string.format("input %d at {%s}: analytic %.6g, numeric %.6g",
-    worst.input or 0, table.concat(worst.index or {}, ","), worst.analytic or 0, worst.numeric or 0))
-end
+local function check(f, inputs) support.assert_gradcheck(f, inputs, TOL) end
 
 describe("linear backward", function()
   before_each(function() cv.manual_seed(11) end)

@@ -2,20 +2,7 @@
 -- marked, printed by spec/fixtures/math_golden.py (NumPy, float32 input).
 local cv = require "cnnvis"
 
-local function assert_near(expected, t, tol)
-  tol = tol or 1e-6
-  local actual = type(t) == "userdata" and t:totable() or t
-  if type(expected) == "number" then
-    if expected ~= expected then
-      assert.is_true(actual ~= actual, "expected nan, got " .. tostring(actual))
-    else
-      assert.near(expected, actual, tol * math.max(1, math.abs(expected)))
-    end
-    return
-  end
-  assert.equal(#expected, #actual)
-  for i = 1, #expected do assert_near(expected[i], actual[i], tol) end
-end
+local assert_near = require("spec.support").assert_near
 
 local nan = 0 / 0
 
