@@ -38,16 +38,7 @@ local function cpu_per_call(fn, n)
   return (cpu_seconds() - c0) / n
 end
 
-local function median(fn, n)
-  local t = {}
-  for i = 1, n do
-    local t0 = cv.clock()
-    fn()
-    t[i] = cv.clock() - t0
-  end
-  table.sort(t)
-  return t[(n + 1) // 2]
-end
+local median = require("scripts.bench.support").time
 
 -- The caffemodel is made once, in a child process, so that its garbage does
 -- not count in this process's resident set.

@@ -14,16 +14,7 @@ local CLASS = 281
 local threads = tonumber(arg[1]) or tonumber(os.getenv("BENCH_THREADS") or "") or 2
 local runs = tonumber(arg[2]) or 7
 
-local function median(fn, n)
-  local t = {}
-  for i = 1, n do
-    local t0 = cv.clock()
-    fn()
-    t[i] = cv.clock() - t0
-  end
-  table.sort(t)
-  return t[(n + 1) // 2]
-end
+local median = require("scripts.bench.support").time
 
 local function random_net()
   cv.manual_seed(1)

@@ -9,11 +9,7 @@ if threads then cv.set_num_threads(threads) end
 local peer = (threads and ("OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d "):format(threads, threads) or "") ..
   (os.getenv("CNNVIS_BENCH_PEERS") or "build/bench") .. "/sgemm_peer"
 
-local function median(t)
-  table.sort(t)
-  local n = #t
-  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
-end
+local median = require("scripts.bench.support").median
 
 -- Median seconds of reps calls of fn, after one warm-up call.
 local function time(reps, fn)

@@ -15,13 +15,7 @@ local rounds = 3
 local per_round = math.max(1, iters // rounds)
 cv.set_num_threads(threads)
 
-local function median(t)
-  local s = {}
-  for i, v in ipairs(t) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = require("scripts.bench.support").median
 
 -- cnnvis: the training loop of cnnvis.train, without tests and snapshots.
 cv.manual_seed(1)

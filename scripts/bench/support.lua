@@ -1,0 +1,27 @@
+--- What the benchmarks share: medians and timing (`local bench = require
+-- "scripts.bench.support"`; the benchmarks run from the repository root).
+local cv = require "cnnvis"
+
+local M = {}
+
+--- The median of a list of numbers (the list is left as it was).
+function M.median(list)
+  local s = {}
+  for i, v in ipairs(list) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+--- The median wall time in seconds of n calls of fn.
+function M.time(fn, n)
+  local t = {}
+  for i = 1, n do
+    local t0 = cv.clock()
+    fn()
+    t[i] = cv.clock() - t0
+  end
+  return M.median(t)
+end
+
+return M
