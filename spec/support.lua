@@ -24,41 +24,7 @@ end
 
 --- A new temporary file holding s (remove it with os.remove).
 function M.write_temp(s)
-  --- Element by element, |expected - actual| <= tol * max(1, |expected|)
--- (expected: a number or nested tables; NaN matches NaN).
-function M.assert_near(expected, t, tol)
-  tol = tol or 1e-6
-  local actual = type(t) == "userdata" and t:totable() or t
-  if type(expected) == "number" then
-    if expected ~= expected then
-      luassert.is_true(actual ~= actual, "expected nan, got " .. tostring(actual))
-    else
-      luassert.near(expected, actual, tol * math.max(1, math.abs(expected)))
-    end
-    return
-  end
-  luassert.equal(#expected, #actual)
-  for i = 1, #expected do M.assert_near(expected[i], actual[i], tol) end
-end
-
---- A normal random tensor that requires a gradient.
-function M.leaf(...)
-  local cv = require "cnnvis"
-  local t = cv.randn(...)
-  t.requires_grad = true
-  return t
-end
-
---- Asserts that cv.gradcheck(f, inputs, tol) passes, naming the worst element.
-function M.assert_gradcheck(f, inputs, tol)
-  local cv = require "cnnvis"
-  local ok, worst = cv.gradcheck(f, inputs, tol)
-  assert(ok, string.format("input %d at {%s}: analytic %.6g, numeric %.6g",
-    worst.input or 0, table.concat(worst.index or {}, ","), worst.analytic or 0,
-    worst.numeric or 0))
-end
-
-return M.write(os.tmpname(), s)
+  return M.write(os.tmpname(), s)
 end
 
 --- s quoted for sh.
