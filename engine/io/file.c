@@ -47,3 +47,13 @@ int cv_io_read_file(const char *path, unsigned char **buf, size_t *n,
   *n = len;
   return 0;
 }
+
+cv_tensor *cv_io_load_file(const char *path, cv_memory_reader read,
+                           cv_error *err) {
+  unsigned char *buf;
+  size_t n;
+  if (cv_io_read_file(path, &buf, &n, err) < 0) return NULL;
+  cv_tensor *t = read(buf, n, path, err);
+  free(buf);
+  return t;
+}

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "../error.h"
+#include "../tensor.h"
 
 /* Largest image, in values (channels x height x width), that a reader will
  * allocate; a header that declares more is refused with a clear message.
@@ -23,5 +24,13 @@
  * On failure returns -1 with "<path>: cannot open (<OS reason>)" or similar. */
 int cv_io_read_file(const char *path, unsigned char **buf, size_t *n,
                     cv_error *err);
+
+/* A reader of whole files held in memory (name is used in messages). */
+typedef cv_tensor *(*cv_memory_reader)(const unsigned char *buf, size_t n,
+                                       const char *name, cv_error *err);
+/* Reads the file at path and hands its bytes to read: the path variant of
+ * every *_from_memory reader. New reference or NULL. */
+cv_tensor *cv_io_load_file(const char *path, cv_memory_reader read,
+                           cv_error *err);
 
 #endif

@@ -25,12 +25,7 @@ cv_tensor *cv_image_load_from_memory(const unsigned char *buf, size_t n,
 }
 
 cv_tensor *cv_image_load(const char *path, cv_error *err) {
-  unsigned char *buf;
-  size_t n;
-  if (cv_io_read_file(path, &buf, &n, err) < 0) return NULL;
-  cv_tensor *t = cv_image_load_from_memory(buf, n, path, err);
-  free(buf);
-  return t;
+  return cv_io_load_file(path, cv_image_load_from_memory, err);
 }
 
 /* Extensions of formats we cannot write: saving under them would mislabel. */
