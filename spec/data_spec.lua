@@ -1,17 +1,9 @@
 local cv = require "cnnvis"
 
 -- Small IDX files written byte by byte from the format's definition.
-local tmp = os.tmpname()
-os.remove(tmp)
-local DIR = tmp .. "_data"
-os.execute("mkdir -p " .. DIR)
-
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  return path
-end
+local support = require "spec.support"
+local DIR = support.temp_dir("data")
+local write = support.write
 
 -- IDX ubyte file: 00 00 08 ndim, dims big-endian, then the values.
 local function idx_bytes(dims, values, type_code)

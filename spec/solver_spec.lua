@@ -1,17 +1,9 @@
 local cv = require "cnnvis"
 local solver = require "cnnvis.solver"
 
-local tmp = os.tmpname()
-os.remove(tmp)
-local DIR = tmp .. "_solver"
-os.execute("mkdir -p " .. DIR)
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
+local support = require "spec.support"
+local DIR = support.temp_dir("solver")
+local write = support.write
 
 -- A linear classifier: ip (lr_mult 1, decay_mult 1 on the weight; lr_mult 2,
 -- decay_mult 0 on the bias), as CaffeNet's layers are set.

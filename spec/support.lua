@@ -27,6 +27,16 @@ function M.write_temp(s)
   return M.write(os.tmpname(), s)
 end
 
+--- A new empty directory under the system's temporary one; its name ends in
+-- "_" .. tag.
+function M.temp_dir(tag)
+  local base = os.tmpname()
+  os.remove(base)
+  local dir = base .. "_" .. tag
+  assert(lfs.mkdir(dir))
+  return dir
+end
+
 --- s quoted for sh.
 function M.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"

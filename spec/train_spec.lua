@@ -1,17 +1,9 @@
 local cv = require "cnnvis"
 local train = require "cnnvis.train"
 
-local tmp = os.tmpname()
-os.remove(tmp)
-local DIR = tmp .. "_train"
-os.execute("mkdir -p " .. DIR)
-
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  return path
-end
+local support = require "spec.support"
+local DIR = support.temp_dir("train")
+local write = support.write
 
 -- An easy task on 28x28 images: class 0 is bright on the left half, class 1
 -- on the right, over a fixed pattern of noise. Written as an IDX pair named

@@ -106,15 +106,7 @@ local function conv_table(net)
 end
 
 local function peer(threads_)
-  local cmd = string.format("/usr/bin/python3 %s %d %d", PEER, threads_, runs)
-  local p = io.popen(cmd)
-  local out = {}
-  for line in p:lines() do
-    local k, v = line:match("^(%S+)%s+(%S+)$")
-    if k then out[k] = tonumber(v) end
-  end
-  p:close()
-  return out
+  return require("scripts.bench.support").peer(PEER, threads_, runs)
 end
 
 local function cpu_line()

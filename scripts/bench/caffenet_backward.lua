@@ -43,14 +43,7 @@ local function step(net, x)
 end
 
 local function peer()
-  local p = io.popen(string.format("/usr/bin/python3 %s %d %d", PEER, threads, runs))
-  local out = {}
-  for line in p:lines() do
-    local k, v = line:match("^(%S+)%s+(%S+)$")
-    if k then out[k] = tonumber(v) end
-  end
-  p:close()
-  return out
+  return require("scripts.bench.support").peer(PEER, threads, runs)
 end
 
 local function main()
