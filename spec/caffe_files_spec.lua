@@ -146,8 +146,8 @@ describe("caffe files", function()
 
     it("reports an unknown field with file, line and column", function()
       local p = spit(tmpfile(".prototxt"), 'name: "x"\nlayer {\n  name: "a"\n  tipe: "ReLU"\n}\n')
-      assert.has.error(function() cv.caffe.read_net_def(p) end,
-        p .. ":4:3: unknown field 'tipe' in caffe.LayerParameter")
+      assert.equal(p .. ":4:3: unknown field 'tipe' in caffe.LayerParameter",
+        error_of(function() cv.caffe.read_net_def(p) end))
     end)
 
     it("skips the parameters of layer types Caffe has and cnnvis lacks", function()
@@ -159,8 +159,8 @@ describe("caffe files", function()
       assert.same({{name = "c", type = "Crop", top = {"c"}}, {name = "r", type = "PReLU"}},
                   net.layer)
       p = spit(tmpfile(".prototxt"), 'layer { crop_param { axis: 2 }')
-      assert.has.error(function() cv.caffe.read_net_def(p) end,
-        p .. ":1:31: expected '}', found the end of the file")
+      assert.equal(p .. ":1:31: expected '}', found the end of the file",
+        error_of(function() cv.caffe.read_net_def(p) end))
     end)
 
     it("reports syntax errors with line and column", function()
@@ -184,16 +184,16 @@ describe("caffe files", function()
       }
       for _, c in ipairs(cases) do
         local p = spit(tmpfile(".prototxt"), c[1])
-        assert.has.error(function() cv.caffe.read_net_def(p) end, p .. c[2])
+        assert.equal(p .. c[2], error_of(function() cv.caffe.read_net_def(p) end))
       end
     end)
 
     it("refuses a V0 file, saying how to upgrade it", function()
       local p = spit(tmpfile(".prototxt"),
         'name: "old"\nlayers {\n  layer {\n    name: "conv1"\n    type: "conv"\n  }\n}\n')
-      assert.has.error(function() cv.caffe.read_net_def(p) end,
-        p .. ":3:3: this is the V0 prototxt format of 2014 (`layers { layer { ... } }`), "
-          .. "which cnnvis does not read; upgrade it with Caffe's upgrade_net_proto_text tool")
+      assert.equal(p .. ":3:3: this is the V0 prototxt format of 2014 (`layers { layer { ... } }`), "
+          .. "which cnnvis does not read; upgrade it with Caffe's upgrade_net_proto_text tool",
+        error_of(function() cv.caffe.read_net_def(p) end))
     end)
 
     it("checks the deprecated inputs and data layers", function()
@@ -236,8 +236,8 @@ describe("caffe files", function()
                    train_net_param = {layer = {{name = "a", type = "ReLU"}}}},
                   cv.caffe.read_solver(p))
       p = spit(tmpfile(".prototxt"), "base_lr: 0.01\nmax_itr: 3\n")
-      assert.has.error(function() cv.caffe.read_solver(p) end,
-        p .. ":2:1: unknown field 'max_itr' in caffe.SolverParameter")
+      assert.equal(p .. ":2:1: unknown field 'max_itr' in caffe.SolverParameter",
+        error_of(function() cv.caffe.read_solver(p) end))
     end)
   end)
 

@@ -141,7 +141,8 @@ describe("gradcheck", function()
     end)
 
     it("needs a one-element result", function()
-      assert.has.error(function() cv.gradcheck(function(a) return a * 2 end, {leaf(3)}) end)
+      assert.has.error(function() cv.gradcheck(function(a) return a * 2 end, {leaf(3)}) end,
+        "gradcheck: the function must return a one-element tensor")
     end)
   end)
 end)

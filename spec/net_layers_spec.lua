@@ -98,3 +98,40 @@ describe("net layer types", function()
   end)
 
 end)
+
+describe("net layer definitions that cannot be built", function()
+  local HEAD = 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 5 dim: 5 } } }\n'
+  local CASES = {
+    {'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { kernel_size: 3 } }',
+     "layer 'c' (Convolution): has no convolution_param { num_output }"},
+    {'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 2 } }',
+     "layer 'c' (Convolution): needs kernel_size (or kernel_h and kernel_w)"},
+    {'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 3 kernel_size: 3 group: 2 } }',
+     "layer 'c' (Convolution): conv2d: group 2 does not divide input channels 2 and output channels 3"},
+    {'layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: STOCHASTIC kernel_size: 2 } }',
+     "layer 'p' (Pooling): STOCHASTIC pooling is not supported (MAX, AVE)"},
+    {'layer { name: "p" type: "Pooling" bottom: "data" top: "p" }',
+     "layer 'p' (Pooling): has no pooling_param"},
+    {'layer { name: "n" type: "LRN" bottom: "data" top: "n" lrn_param { local_size: 4 } }',
+     "layer 'n' (LRN): local_size 4 must be odd"},
+    {'layer { name: "f" type: "InnerProduct" bottom: "data" top: "f" }',
+     "layer 'f' (InnerProduct): has no inner_product_param { num_output }"},
+    {'layer { name: "r" type: "Reshape" bottom: "data" top: "r" }',
+     "layer 'r' (Reshape): has no reshape_param { shape }"},
+    {'layer { name: "e" type: "Eltwise" bottom: "data" top: "e" }',
+     "layer 'e' (Eltwise): takes 2 to 8 bottoms, has 1"},
+    {'layer { name: "d" type: "Dropout" bottom: "data" top: "d" dropout_param { dropout_ratio: 1.5 } }',
+     "layer 'd' (Dropout): dropout_ratio 1.5 must be in [0, 1)"},
+    {'layer { name: "c" type: "Concat" bottom: "data" bottom: "data" top: "c" concat_param { axis: 7 } }',
+     "layer 'c' (Concat): axis 7 is out of range for 4-d bottom"},
+  }
+  for _, case in ipairs(CASES) do
+    it("names the layer and the fault: " .. case[2]:match("%): (.*)$"), function()
+      local path = write_temp(HEAD .. case[1] .. "\n")
+      local ok, msg = pcall(cv.caffe.load, path)
+      os.remove(path)
+      assert.is_false(ok)
+      assert.equal(path .. ": " .. case[2], msg)
+    end)
+  end
+end)

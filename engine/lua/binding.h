@@ -25,7 +25,7 @@ cv_tensor *cvL_totensor(lua_State *L, int idx);
 cv_tensor *cvL_checktensorish(lua_State *L, int idx);
 /* Pushes t, taking over the caller's reference. t == NULL raises err. */
 void cvL_pushtensor(lua_State *L, cv_tensor *t, cv_error *err);
-/* Raises err->msg as a Lua error (with the calling function's position). */
+/* Raises err->msg as a Lua error, as it is (no position in front). */
 int cvL_raise(lua_State *L, cv_error *err);
 /* Reads sizes given either as numbers from idx on, or as one table at idx
  * (`zeros(2, 3)` or `zeros{2, 3}`). Returns the count. */

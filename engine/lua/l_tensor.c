@@ -37,10 +37,10 @@ cv_tensor *cvL_checktensorish(lua_State *L, int idx) {
   return t;
 }
 
+/* The engine's messages name the file, layer or shape involved; the Lua
+ * position in front of them would name the library's own wrappers. */
 int cvL_raise(lua_State *L, cv_error *err) {
-  luaL_where(L, 1);
   lua_pushstring(L, err->msg);
-  lua_concat(L, 2);
   return lua_error(L);
 }
 
