@@ -374,7 +374,7 @@ static cv_node *output_node(cv_net *net, int id, cv_error *err) {
                  "Convolution or InnerProduct layer", l->name, l->type->name);
     return NULL;
   }
-  if (!l->out || !l->out->node) {
+  if (!l->out || !l->out->node || l->out->node->freed) {
     cv_error_set(err, "per-sample norms: layer '%s' has no output on the tape "
                  "(run forward with grad mode on first)", l->name);
     return NULL;

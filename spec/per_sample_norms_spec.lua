@@ -27,6 +27,15 @@ describe("net:per_sample_norms()", function()
     end
   end)
 
+  it("uses the last forward when its tape is whole, and runs it again when not", function()
+    local a = net:per_sample_norms({"ip2", class = 3}, {layers = {"conv1"}}).conv1
+    cv.no_grad(function() net:forward(x) end) -- no tape now
+    local b = net:per_sample_norms({"ip2", class = 3}, {layers = {"conv1"}}).conv1
+    assert.is_true(cv.allclose(a, b))
+    local c = net:per_sample_norms({"ip2", class = 3}, {layers = {"conv1"}}).conv1 -- the kept tape again
+    assert.is_true(cv.allclose(a, c))
+  end)
+
   it("takes a list of layers", function()
     local norms = net:per_sample_norms({"ip2", class = 0}, {layers = {"conv1"}})
     assert.same({4, 20}, norms.conv1:size())

@@ -106,8 +106,15 @@ function Net:per_sample_norms(neuron, opts)
     end
   end
   if not self.last_input then error("per_sample_norms: run net:forward(x) first", 2) end
-  self:forward(self.last_input)
-  for _, name in ipairs(layers) do self._net:keep_output_grad(name) end
+  local function keep_grads()
+    for _, name in ipairs(layers) do self._net:keep_output_grad(name) end
+  end
+  -- The last forward serves when its tape is still whole (not run under
+  -- no_grad, not used up by a backward); else it runs again.
+  if not pcall(keep_grads) then
+    self:forward(self.last_input)
+    keep_grads()
+  end
   local n = self:neuron(neuron[1] or neuron.blob, {class = neuron.class})
   n:backward(nil, {retain = true})
   local norms = {}
