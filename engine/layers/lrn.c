@@ -115,6 +115,7 @@ int cv_lrn_backward(const cv_lrn_params *p, const cv_tensor *x,
   double n = p->region == CV_LRN_ACROSS ? p->size : (double)p->size * p->size;
   float f = (float)(2.0 * p->alpha * p->beta / n);
   int par = total * p->size > 32768;
+  (void)par; /* read only by the pragma: unused in builds without OpenMP */
 #pragma omp parallel if (par)
   {
 #pragma omp for
