@@ -21,22 +21,7 @@ function M.time(fn, n)
     fn()
     t[i] = cv.clock() - t0
   end
-  --- Runs a PyTorch peer script with Debian's python3 (which sees python3-torch)
--- and reads its "key value" lines into a table of numbers.
-function M.peer(script, ...)
-  local args = {}
-  for i, a in ipairs{...} do args[i] = tostring(a) end
-  local p = assert(io.popen("/usr/bin/python3 " .. script .. " " .. table.concat(args, " ")))
-  local out = {}
-  for line in p:lines() do
-    local k, v = line:match("^(%S+)%s+(%S+)$")
-    if k then out[k] = tonumber(v) end
-  end
-  p:close()
-  return out
-end
-
-return M.median(t)
+  return M.median(t)
 end
 
 --- Runs a PyTorch peer script with Debian's python3 (which sees python3-torch)
