@@ -49,15 +49,7 @@ local function ensure_weights()
   local bin = os.getenv("CNNVIS_BIN") or "build/bin/cnnvis"
   local code = string.format([[
     local cv = require "cnnvis"
-    cv.manual_seed(1)
-    local net = cv.caffe.load(%q)
-    cv.no_grad(function()
-      for _, p in pairs(net.params) do
-        local fan = p.weight:numel() / p.weight:size(1)
-        p.weight:copy_(cv.randn(p.weight:size()) * (1 / math.sqrt(fan)))
-        p.bias:copy_(cv.randn(p.bias:size()) * 0.01)
-      end
-    end)
+    local net = require("scripts.bench.support").random_net(%q)
     cv.caffe.save(net, %q)]], PROTO, WEIGHTS)
   assert(os.execute(bin .. " -e '" .. code .. "'"), "could not write " .. WEIGHTS)
 end

@@ -16,18 +16,7 @@ local runs = tonumber(arg[2]) or 7
 
 local median = require("scripts.bench.support").time
 
-local function random_net()
-  cv.manual_seed(1)
-  local net = cv.caffe.load(PROTO)
-  cv.no_grad(function()
-    for _, p in pairs(net.params) do
-      local fan = p.weight:numel() / p.weight:size(1)
-      p.weight:copy_(cv.randn(p.weight:size()) * (1 / math.sqrt(fan)))
-      p.bias:copy_(cv.randn(p.bias:size()) * 0.01)
-    end
-  end)
-  return net
-end
+local function random_net() return require("scripts.bench.support").random_net(PROTO) end
 
 local function zero_grads(net)
   for _, p in pairs(net.params) do

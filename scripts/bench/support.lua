@@ -24,6 +24,21 @@ function M.time(fn, n)
   return M.median(t)
 end
 
+--- A net of the prototxt with seeded random weights the size a trained net
+-- has (weights N(0, 1/fan_in), biases N(0, 0.01^2)): what the peers use too.
+function M.random_net(prototxt)
+  cv.manual_seed(1)
+  local net = cv.caffe.load(prototxt)
+  cv.no_grad(function()
+    for _, p in pairs(net.params) do
+      local fan = p.weight:numel() / p.weight:size(1)
+      p.weight:copy_(cv.randn(p.weight:size()) * (1 / math.sqrt(fan)))
+      p.bias:copy_(cv.randn(p.bias:size()) * 0.01)
+    end
+  end)
+  return net
+end
+
 --- Runs a PyTorch peer script with Debian's python3 (which sees python3-torch)
 -- and reads its "key value" lines into a table of numbers.
 function M.peer(script, ...)
