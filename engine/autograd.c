@@ -312,6 +312,8 @@ cv_tensor *cv_autograd_grad_buffer(const cv_tensor *like, cv_error *err) {
   return cv_tensor_empty_like(like, err);
 }
 
+int64_t cv_autograd_buffer_bytes(void) { return cache_bytes; }
+
 void cv_autograd_free_buffers(void) {
   for (int i = 0; i < CACHE_SLOTS; i++) {
     cv_tensor_release(cache[i]);

@@ -88,6 +88,7 @@ void cv_tensor_zero_grad(cv_tensor *t);
  * memory. cv_autograd_free_buffers() releases the kept ones. */
 cv_tensor *cv_autograd_grad_buffer(const cv_tensor *like, cv_error *err);
 void cv_autograd_free_buffers(void);
+int64_t cv_autograd_buffer_bytes(void); /* kept on this thread */
 
 /* A node reference held by a tensor: dropped with the tensor. */
 void cv_node_release(cv_node *node);

@@ -48,5 +48,6 @@ cv_tensor *cv_nn_scale(cv_tensor *x, cv_tensor *gamma, cv_tensor *beta,
 
 /* Gives back the scratch memory the backward steps keep between calls. */
 void cv_nn_free_scratch(void);
+size_t cv_nn_scratch_bytes(void); /* held on this thread */
 
 #endif

@@ -2,6 +2,7 @@
 #include "tensor.h"
 
 #include "autograd.h"
+#include "storage_cache.h"
 #include "tensor_impl.h"
 
 #include <stdio.h>
@@ -18,9 +19,9 @@ static cv_storage *storage_new(int64_t numel, int zero, cv_error *err) {
     cv_error_set(err, "out of memory allocating a tensor header");
     return NULL;
   }
-  size_t bytes = (size_t)(numel > 0 ? numel : 1) * sizeof(float);
-  bytes = (bytes + 63) & ~(size_t)63; /* aligned_alloc wants a multiple */
-  s->data = aligned_alloc(64, bytes);
+  size_t bytes = cv_storage_cache_round((size_t)(numel > 0 ? numel : 1) * sizeof(float));
+  s->data = cv_storage_cache_take(bytes);
+  if (!s->data) s->data = aligned_alloc(64, bytes);
   if (!s->data) {
     free(s);
     cv_error_set(err, "out of memory allocating %lld floats",
@@ -36,7 +37,9 @@ static cv_storage *storage_new(int64_t numel, int zero, cv_error *err) {
 
 static void storage_release(cv_storage *s) {
   if (!s || --s->refcount > 0) return;
-  if (s->owns) free(s->data);
+  if (s->owns)
+    cv_storage_cache_give(s->data, cv_storage_cache_round(
+        (size_t)(s->numel > 0 ? s->numel : 1) * sizeof(float)));
   free(s);
 }
 

@@ -232,4 +232,32 @@ describe("tensor", function()
         tostring(cv.arange(2000)))
     end)
   end)
+
+  describe("memory kept for reuse", function()
+    it("reuses a freed block for the next tensor of its size, zeroed when asked", function()
+      cv.free_cached_memory()
+      assert.equal(0, cv.cached_memory())
+      local a = cv.ones(300000) -- 1.2 MB: a size that is kept
+      a = nil
+      collectgarbage()
+      collectgarbage()
+      local kept = cv.cached_memory()
+      assert.is_true(kept >= 1200000, "kept " .. kept)
+      local b = cv.zeros(300000)
+      assert.equal(0, b:abs():sum():item())
+      assert.equal(kept - cv.cached_memory(), 1200128) -- the block went back out
+      b = nil
+      collectgarbage()
+      cv.free_cached_memory()
+      assert.equal(0, cv.cached_memory())
+    end)
+
+    it("keeps small tensors out of it", function()
+      cv.free_cached_memory()
+      local a = cv.ones(1000)
+      a = nil
+      collectgarbage()
+      assert.equal(0, cv.cached_memory())
+    end)
+  end)
 end)

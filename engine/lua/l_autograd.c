@@ -1,6 +1,7 @@
 /* l_autograd.c — backward, gradients and grad mode from Lua. */
 #include "../autograd.h"
 #include "../nn.h"
+#include "../storage_cache.h"
 #include "../tensor_impl.h"
 #include "binding.h"
 
@@ -56,13 +57,24 @@ static int l_no_grad(lua_State *L) {
   return lua_gettop(L);
 }
 
-/* cv.free_grad_buffers(): gives back the big gradients zero_grad kept for
- * reuse (see autograd.h). */
-static int l_free_grad_buffers(lua_State *L) {
+/* cv.free_cached_memory(): gives back what is kept for reuse: the big
+ * gradients zero_grad dropped (autograd.h), the backward's scratch (nn.h)
+ * and freed tensor blocks (storage_cache.h), in that order, as the first two
+ * release into the last. */
+static int l_free_cached_memory(lua_State *L) {
   (void)L;
   cv_autograd_free_buffers();
   cv_nn_free_scratch();
+  cv_storage_cache_clear();
   return 0;
+}
+
+/* cv.cached_memory(): bytes kept by those three, on this thread's view. */
+static int l_cached_memory(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)(cv_autograd_buffer_bytes() +
+                                   (int64_t)cv_nn_scratch_bytes() +
+                                   (int64_t)cv_storage_cache_bytes()));
+  return 1;
 }
 
 static int l_set_grad_enabled(lua_State *L) {
@@ -80,7 +92,8 @@ void cvL_open_autograd(lua_State *L) {
   static const luaL_Reg fns[] = {{"no_grad", l_no_grad},
                                  {"set_grad_enabled", l_set_grad_enabled},
                                  {"is_grad_enabled", l_is_grad_enabled},
-                                 {"free_grad_buffers", l_free_grad_buffers},
+                                 {"free_cached_memory", l_free_cached_memory},
+                                 {"cached_memory", l_cached_memory},
                                  {NULL, NULL}};
   static const luaL_Reg methods[] = {{"backward", l_backward},
                                      {"zero_grad", l_zero_grad},
