@@ -19,6 +19,8 @@ static _Thread_local cv_workspace backward_ws;
 
 void cv_nn_free_scratch(void) { cv_workspace_free(&backward_ws); }
 
+size_t cv_nn_scratch_bytes(void) { return backward_ws.capacity * sizeof(float); }
+
 /* Contiguous versions of ts (NULL entries stay NULL). All or nothing. */
 static int contiguous_all(int n, cv_tensor *const *ts, cv_tensor **out,
                           cv_error *err) {
@@ -167,27 +169,43 @@ cv_tensor *cv_nn_conv2d(const cv_conv_params *p, cv_tensor *x, cv_tensor *w,
 
 /* ---- Pooling ------------------------------------------------------------ */
 
+/* For MAX pooling the node also saves each output's argmax (layers.h), so
+ * that the backward need not scan the windows again. The int32 offsets live
+ * in a tensor of the output's shape (4-byte elements, never read as floats):
+ * its memory comes and goes with the tensors' own. */
+static int32_t *argmax_data(cv_tensor *t) {
+  return t ? (int32_t *)(void *)cv_tensor_data(t) : NULL;
+}
+
 static int pool2d_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
-  cv_tensor *x = node->saved[0], *g[1] = {NULL}, *d = grad_in(dy, err);
+  cv_tensor *x = node->saved[0], *argmax = node->saved[1], *g[1] = {NULL};
+  cv_tensor *d = grad_in(dy, err);
   if (!d) return -1;
   int rc = grad_empty_for(node, 0, x, &g[0], err);
-  if (!rc && g[0]) rc = cv_pool2d_backward(node->ctx, x, d, g[0], err);
+  if (!rc && g[0])
+    rc = argmax ? cv_pool2d_backward_argmax(node->ctx, argmax_data(argmax), d,
+                                            g[0], err)
+                : cv_pool2d_backward(node->ctx, x, d, g[0], err);
   cv_tensor_release(d);
   return pass_all(node, 1, g, rc, err);
 }
 
 cv_tensor *cv_nn_pool2d(const cv_pool_params *p, cv_tensor *x, cv_error *err) {
-  cv_tensor *c, *y = NULL;
+  cv_tensor *c, *y = NULL, *argmax = NULL;
   if (check_4d("pool2d", x, NULL, err) || contiguous_all(1, &x, &c, err))
     return NULL;
   int64_t out[4];
+  int keep = cv_autograd_any(1, &x) && cv_pool2d_argmax_fits(p, c);
   if (!cv_pool2d_shape(p, x->size, out, err) &&
-             (y = cv_tensor_empty(4, out, err)) &&
-             cv_pool2d_forward(p, c, y, err)) {
+      (y = cv_tensor_empty(4, out, err)) &&
+      ((keep && !(argmax = cv_tensor_empty(4, out, err))) ||
+       cv_pool2d_forward_argmax(p, c, y, argmax_data(argmax), err))) {
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, "pool2d", 1, &x, pool2d_backward, p, sizeof *p, 1, &c, err);
+  cv_tensor *saved[2] = {c, argmax};
+  if (y) y = record(y, "pool2d", 1, &x, pool2d_backward, p, sizeof *p, 2, saved, err);
+  cv_tensor_release(argmax);
   cv_tensor_release(c);
   return y;
 }

@@ -337,6 +337,32 @@ describe("nn", function()
       end
     end)
 
+    it("on the tape, routes MAX gradients by the argmax the forward kept, as the kernel does", function()
+      -- Many ties (values 0..3), padding, clipped ceil-mode windows, and
+      -- CaffeNet's pool1 geometry: forward and gradient must equal the
+      -- kernels' exactly (the tape's backward does not scan windows again).
+      cv.manual_seed(7)
+      for _, case in ipairs{
+        {{2, 3, 9, 9}, {kernel = 3, stride = 2}},
+        {{1, 2, 7, 6}, {kernel = 3, stride = 2, pad = 1}},
+        {{1, 1, 5, 5}, {kernel = 1, stride = 3}},
+        {{1, 2, 4, 4}, {kernel = 2, stride = 2, pad = 1}},
+        {{2, 4, 55, 55}, {kernel = 3, stride = 2}},
+      } do
+        local size, opts = case[1], case[2]
+        local n, values = size[1] * size[2] * size[3] * size[4], {}
+        for i = 1, n do values[i] = (i * 7919 + i // 5) % 4 end
+        local x = cv.tensor(values):view(size)
+        local leaf = x:clone()
+        leaf.requires_grad = true
+        local y = nn.max_pool2d(leaf, opts)
+        local dy = cv.randn(table.unpack(y:size()))
+        y:backward(dy)
+        assert.same(flat(nn.max_pool2d(x, opts)), flat(y:detach()))
+        assert.same(flat(nn.max_pool2d_backward(x, dy, opts)), flat(leaf.grad))
+      end
+    end)
+
     it("rejects bad geometry", function()
       assert.has.error(function() nn.max_pool2d(cv.zeros(1, 1, 4, 4), {kernel = 2, pad = 2}) end,
         "pool2d: pad 2x2 must be smaller than kernel 2x2")

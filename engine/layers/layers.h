@@ -111,6 +111,16 @@ int cv_pool2d_forward(const cv_pool_params *p, const cv_tensor *x, cv_tensor *y,
  * scan order (Caffe's argmax), recomputed from x. */
 int cv_pool2d_backward(const cv_pool_params *p, const cv_tensor *x,
                        const cv_tensor *dy, cv_tensor *dx, cv_error *err);
+/* The same forward writing down, for MAX, each output's argmax (the offset
+ * in its H x W plane of the first maximum, -1 for an empty window; one per
+ * output element), and the backward that routes dy by it: no window is
+ * scanned twice. cv_pool2d_argmax_fits tells whether p and x allow it. */
+int cv_pool2d_argmax_fits(const cv_pool_params *p, const cv_tensor *x);
+int cv_pool2d_forward_argmax(const cv_pool_params *p, const cv_tensor *x,
+                             cv_tensor *y, int32_t *argmax, cv_error *err);
+int cv_pool2d_backward_argmax(const cv_pool_params *p, const int32_t *argmax,
+                              const cv_tensor *dy, cv_tensor *dx,
+                              cv_error *err);
 
 /* ---- LRN ----------------------------------------------------------------
  * ACROSS: scale = k + alpha/size * sum of x^2 over `size` channels centred on

@@ -1,6 +1,7 @@
 /* pool.c — MAX and AVE pooling with Caffe's output size and edge rules:
  * shape check, forward, backward. */
 #include <float.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "check.h"
@@ -85,14 +86,19 @@ static window window_at(const cv_pool_params *q, const plane *pl, int64_t oh,
 /* Offset of the first maximum in scan order (Caffe's argmax); -1 when the
  * window holds no input pixel. */
 static int64_t argmax_in(const float *x, const plane *pl, const window *r) {
-  float best = -FLT_MAX;
-  int64_t at = -1;
+  if (r->h0 >= r->h1 || r->w0 >= r->w1) return -1;
+  int64_t at = r->h0 * pl->w + r->w0;
+  float best = x[at];
+  /* Selects rather than branches: on real data which pixel wins is
+   * unpredictable, and mispredicted branches cost more than the scan. */
   for (int64_t h = r->h0; h < r->h1; h++)
-    for (int64_t w = r->w0; w < r->w1; w++)
-      if (x[h * pl->w + w] > best || at < 0) {
-        best = x[h * pl->w + w];
-        at = h * pl->w + w;
-      }
+    for (int64_t w = r->w0; w < r->w1; w++) {
+      int64_t i = h * pl->w + w;
+      float v = x[i];
+      int64_t take = -(int64_t)(v > best); /* all ones or zero */
+      at = (at & ~take) | (i & take);
+      best = v > best ? v : best;
+    }
   return at;
 }
 
@@ -178,17 +184,113 @@ static int pool_setup(const cv_pool_params *p, const cv_tensor *x,
   return 0;
 }
 
-int cv_pool2d_forward(const cv_pool_params *p, const cv_tensor *x, cv_tensor *y,
-                      cv_error *err) {
+/* Outputs [*lo, *hi) of a row whose windows lie wholly inside [0, n). */
+static void inner_outputs(int k, int stride, int pad, int64_t n, int64_t count,
+                          int64_t *lo, int64_t *hi) {
+  *lo = (pad + stride - 1) / stride;
+  *hi = n + pad >= k ? (n + pad - k) / stride + 1 : 0;
+  if (*hi > count) *hi = count;
+  if (*lo > *hi) *lo = *hi;
+}
+
+/* MAX with each output's argmax (offset in its plane, -1 for an empty
+ * window) written down for the backward. Windows inside the plane are
+ * scanned a kernel offset at a time across the row, so that consecutive
+ * outputs do not wait on each other; the scan order, and so the first
+ * maximum, is the same as argmax_in's. */
+static void forward_plane_argmax(const cv_pool_params *q, const plane *pl,
+                                 const float *x, float *y, int32_t *argmax) {
+  int64_t lo, hi;
+  inner_outputs(q->kernel_w, q->stride_w, q->pad_w, pl->w, pl->ow, &lo, &hi);
+  for (int64_t oh = 0; oh < pl->oh; oh++) {
+    float *yr = y + oh * pl->ow;
+    int32_t *ar = argmax + oh * pl->ow;
+    int64_t h0 = oh * q->stride_h - q->pad_h;
+    int inside = h0 >= 0 && h0 + q->kernel_h <= pl->h;
+    for (int64_t ow = 0; ow < pl->ow; ow++) {
+      if (inside && ow == lo) ow = hi;
+      if (ow >= pl->ow) break;
+      window r = window_at(q, pl, oh, ow);
+      int64_t at = argmax_in(x, pl, &r);
+      yr[ow] = at < 0 ? -FLT_MAX : x[at];
+      ar[ow] = (int32_t)at;
+    }
+    if (!inside) continue;
+    int stride = q->stride_w;
+    const float *first = x + h0 * pl->w - q->pad_w;
+    for (int64_t ow = lo; ow < hi; ow++) {
+      yr[ow] = first[ow * stride];
+      ar[ow] = (int32_t)(h0 * pl->w - q->pad_w + ow * stride);
+    }
+    for (int kh = 0; kh < q->kernel_h; kh++)
+      for (int kw = kh ? 0 : 1; kw < q->kernel_w; kw++) {
+        int32_t base = (int32_t)((h0 + kh) * pl->w - q->pad_w + kw);
+        const float *row = x + base;
+        for (int64_t ow = lo; ow < hi; ow++) {
+          float v = row[ow * stride];
+          int take = v > yr[ow];
+          yr[ow] = take ? v : yr[ow];
+          ar[ow] = take ? base + (int32_t)(ow * stride) : ar[ow];
+        }
+      }
+  }
+}
+
+int cv_pool2d_argmax_fits(const cv_pool_params *p, const cv_tensor *x) {
+  return p->method == CV_POOL_MAX && x->ndim == 4 &&
+         x->size[2] * x->size[3] <= INT32_MAX;
+}
+
+static int pool_forward(const cv_pool_params *p, const cv_tensor *x,
+                        cv_tensor *y, int32_t *argmax, cv_error *err) {
   cv_pool_params q;
   plane pl;
   if (pool_setup(p, x, y, "output", &q, &pl, err)) return -1;
-  int64_t planes = x->size[0] * x->size[1];
+  if (argmax && !cv_pool2d_argmax_fits(p, x))
+    return cv_error_set(err, "pool2d: argmax is kept for MAX pooling of planes "
+                        "under 2^31 pixels only");
+  int64_t planes = x->size[0] * x->size[1], ys = pl.oh * pl.ow;
   const float *xd = cv_tensor_data(x);
   float *yd = cv_tensor_data(y);
 #pragma omp parallel for if (planes * pl.oh * pl.ow > 4096)
-  for (int64_t i = 0; i < planes; i++)
-    forward_plane(&q, &pl, xd + i * pl.h * pl.w, yd + i * pl.oh * pl.ow);
+  for (int64_t i = 0; i < planes; i++) {
+    if (argmax)
+      forward_plane_argmax(&q, &pl, xd + i * pl.h * pl.w, yd + i * ys,
+                           argmax + i * ys);
+    else
+      forward_plane(&q, &pl, xd + i * pl.h * pl.w, yd + i * ys);
+  }
+  return 0;
+}
+
+int cv_pool2d_forward(const cv_pool_params *p, const cv_tensor *x, cv_tensor *y,
+                      cv_error *err) {
+  return pool_forward(p, x, y, NULL, err);
+}
+
+int cv_pool2d_forward_argmax(const cv_pool_params *p, const cv_tensor *x,
+                             cv_tensor *y, int32_t *argmax, cv_error *err) {
+  return pool_forward(p, x, y, argmax, err);
+}
+
+int cv_pool2d_backward_argmax(const cv_pool_params *p, const int32_t *argmax,
+                              const cv_tensor *dy, cv_tensor *dx,
+                              cv_error *err) {
+  cv_pool_params q;
+  plane pl;
+  if (pool_setup(p, dx, dy, "output gradient", &q, &pl, err)) return -1;
+  int64_t planes = dx->size[0] * dx->size[1], ys = pl.oh * pl.ow;
+  const float *dyd = cv_tensor_data(dy);
+  float *dxd = cv_tensor_data(dx);
+#pragma omp parallel for if (planes * pl.h * pl.w > 4096)
+  for (int64_t i = 0; i < planes; i++) {
+    float *d = dxd + i * pl.h * pl.w;
+    const int32_t *a = argmax + i * ys;
+    const float *g = dyd + i * ys;
+    memset(d, 0, (size_t)(pl.h * pl.w) * sizeof *d);
+    for (int64_t o = 0; o < ys; o++)
+      if (a[o] >= 0) d[a[o]] += g[o];
+  }
   return 0;
 }
 
