@@ -39,6 +39,46 @@ describe("linear backward", function()
     end)
   end)
 
+  describe("a few rows (the small-batch kernels)", function()
+    -- Shapes that leave rows, columns and inputs over from the kernels'
+    -- blocks (4 rows x 4 weights, 16 and 64 inputs), and batch sizes on both
+    -- sides of where sgemm takes over; compared with sums in double.
+    local function plain(x, w, dy)
+      local xt, wt, dt = x:totable(), w:totable(), dy:totable()
+      local m, n, k = #xt, #wt, #wt[1]
+      local y, dw = {}, {}
+      for i = 1, m do
+        y[i] = {}
+        for j = 1, n do
+          local s = 0
+          for c = 1, k do s = s + xt[i][c] * wt[j][c] end
+          y[i][j] = s
+        end
+      end
+      for j = 1, n do
+        dw[j] = {}
+        for c = 1, k do
+          local s = 0
+          for i = 1, m do s = s + dt[i][j] * xt[i][c] end
+          dw[j][c] = s
+        end
+      end
+      return cv.tensor(y), cv.tensor(dw)
+    end
+
+    for _, shape in ipairs{{2, 3, 5}, {5, 7, 37}, {16, 9, 130}, {17, 6, 64}, {33, 5, 20}} do
+      local m, n, k = shape[1], shape[2], shape[3]
+      it(string.format("forward and weight gradient, %d rows, %d outputs, %d inputs", m, n, k), function()
+        local x, w, dy = cv.randn(m, k), leaf(n, k), cv.randn(m, n)
+        local y = cv.nn.linear(x, w)
+        y:backward(dy)
+        local want_y, want_dw = plain(x, w:detach(), dy)
+        assert.is_true(cv.allclose(y:detach(), want_y, 1e-5, 1e-5), "forward")
+        assert.is_true(cv.allclose(w.grad, want_dw, 1e-5, 1e-5), "weight gradient")
+      end)
+    end
+  end)
+
   describe("accumulation", function()
     it("adds a second backward into the existing .grad (batch 1 and 4)", function()
       for _, batch in ipairs{1, 4} do
