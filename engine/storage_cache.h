@@ -15,9 +15,10 @@ size_t cv_storage_cache_round(size_t bytes);
  * NULL. */
 float *cv_storage_cache_take(size_t bytes);
 
-/* Keeps or frees `data` (from aligned_alloc or an earlier take, `bytes` as
- * rounded). Keeps blocks of 256 KB to 64 MB, up to 256 MB in all, dropping
- * the oldest first. */
+/* Keeps or frees `data` (from aligned_alloc or an earlier take, with at
+ * least `bytes` usable; 0 when unknown: then it is freed). Keeps blocks of
+ * 256 KB to 64 MB, up to 256 MB in all, dropping the oldest first; a block
+ * is only handed out again for a request of exactly its `bytes`. */
 void cv_storage_cache_give(float *data, size_t bytes);
 
 /* Frees every kept block. */

@@ -30,6 +30,7 @@ static cv_storage *storage_new(int64_t numel, int zero, cv_error *err) {
   }
   if (zero) memset(s->data, 0, bytes);
   s->numel = numel;
+  s->bytes = bytes;
   s->refcount = 1;
   s->owns = 1;
   return s;
@@ -37,9 +38,7 @@ static cv_storage *storage_new(int64_t numel, int zero, cv_error *err) {
 
 static void storage_release(cv_storage *s) {
   if (!s || --s->refcount > 0) return;
-  if (s->owns)
-    cv_storage_cache_give(s->data, cv_storage_cache_round(
-        (size_t)(s->numel > 0 ? s->numel : 1) * sizeof(float)));
+  if (s->owns) cv_storage_cache_give(s->data, s->bytes);
   free(s);
 }
 

@@ -34,6 +34,8 @@ typedef struct cv_storage {
   int64_t numel;
   int refcount;
   int owns;        /* 1: free data with the storage */
+  size_t bytes;    /* usable bytes at data (0: unknown): what a kept block
+                    * is filed under for reuse (storage_cache.h) */
   uint64_t version; /* counts in-place writes: the tape checks it */
 } cv_storage;
 

@@ -422,6 +422,29 @@ describe("caffe files", function()
       os.remove(q)
     end)
 
+    it("files a read blob's memory under its own size when it is freed", function()
+      -- 300000 floats: the reader's array becomes the tensor's storage. Freed,
+      -- it may be kept for reuse, but only for a request of its true size,
+      -- never for the page-rounded 300000-float tensors the engine makes.
+      local p = tmpfile("big.caffemodel")
+      cv.caffe.write_weights(p, {{name = "fc", type = "InnerProduct", blobs = {cv.ones(300000)}}})
+      local blob = cv.caffe.read_weights(p)[1].blobs[1]
+      os.remove(p)
+      assert.equal(300000, blob:sum():item())
+      collectgarbage()
+      collectgarbage()
+      cv.free_cached_memory()
+      blob = nil
+      collectgarbage()
+      collectgarbage()
+      assert.equal(1200000, cv.cached_memory()) -- the blob's array, filed under its size
+      local t = cv.empty(300000)
+      t:fill_(2)
+      assert.equal(1200000, cv.cached_memory(), "the blob's block was handed out for a bigger tensor")
+      assert.equal(600000, t:sum():item())
+      cv.free_cached_memory()
+    end)
+
     it("writes a V1 file back as V2", function()
       local blob = field(1, 0, varint(1)) .. field(2, 0, varint(1)) ..
                    field(3, 0, varint(1)) .. field(4, 0, varint(2)) ..

@@ -70,6 +70,7 @@ static void adopt_values(cv_tensor *t, Caffe__BlobProto *b) {
   cv_storage *s = t->storage;
   free(s->data); /* never touched: cv_tensor_empty leaves it unwritten */
   s->data = b->data;
+  s->bytes = b->n_data * sizeof(float);
   b->data = NULL, b->n_data = 0;
 }
 
