@@ -232,6 +232,103 @@ describe("nn", function()
     end)
   end)
 
+  describe("conv2d() 3x3 stride 1 with 16 or more channels per group (Winograd F(2x2, 3x3))", function()
+    -- y and dx against sums in double, on odd and even sizes, pads 0 to 2,
+    -- groups, and the 16-channel edge: every element within 1e-5 of the
+    -- largest value (float32 sums of 144 to 360 products of values in +-1).
+    local function direct(x, w, b, pad, group)
+      local n, c, h, wd = table.unpack(x:size())
+      local m, oh, ow = w:size()[1], h + 2 * pad - 2, wd + 2 * pad - 2
+      local xs, ws, bs = flat(x), flat(w), b and flat(b)
+      local cg, mg, y = c // group, m // group, {}
+      for img = 0, n - 1 do
+        for o = 0, m - 1 do
+          local gi = o // mg
+          for r = 0, oh - 1 do
+            for q = 0, ow - 1 do
+              local sum = bs and bs[o + 1] or 0
+              for ci = 0, cg - 1 do
+                local plane = (img * c + gi * cg + ci) * h * wd
+                for kh = 0, 2 do
+                  local hh = r + kh - pad
+                  if hh >= 0 and hh < h then
+                    for kw = 0, 2 do
+                      local ww = q + kw - pad
+                      if ww >= 0 and ww < wd then
+                        sum = sum + xs[plane + hh * wd + ww + 1] * ws[((o * cg + ci) * 3 + kh) * 3 + kw + 1]
+                      end
+                    end
+                  end
+                end
+              end
+              y[#y + 1] = sum
+            end
+          end
+        end
+      end
+      return cv.tensor(y):view(n, m, oh, ow)
+    end
+
+    -- dx[c] = sum over o of dy[o] correlated with w[o][c], from the forward's
+    -- definition: each y(r, q) adds x(r + kh - pad, q + kw - pad) w(kh, kw).
+    local function direct_dx(x, w, dy, pad, group)
+      local n, c, h, wd = table.unpack(x:size())
+      local m, oh, ow = table.unpack(dy:size(), 2)
+      local ws, ds, dx = flat(w), flat(dy), {}
+      for i = 1, n * c * h * wd do dx[i] = 0 end
+      local cg, mg = c // group, m // group
+      for img = 0, n - 1 do
+        for o = 0, m - 1 do
+          local gi = o // mg
+          for r = 0, oh - 1 do
+            for q = 0, ow - 1 do
+              local g = ds[((img * m + o) * oh + r) * ow + q + 1]
+              for ci = 0, cg - 1 do
+                local plane = (img * c + gi * cg + ci) * h * wd
+                for kh = 0, 2 do
+                  local hh = r + kh - pad
+                  for kw = 0, 2 do
+                    local ww = q + kw - pad
+                    if hh >= 0 and hh < h and ww >= 0 and ww < wd then
+                      local at = plane + hh * wd + ww + 1
+                      dx[at] = dx[at] + g * ws[((o * cg + ci) * 3 + kh) * 3 + kw + 1]
+                    end
+                  end
+                end
+              end
+            end
+          end
+        end
+      end
+      return cv.tensor(dx):view(x:size())
+    end
+
+    local function within_largest(got, want, what)
+      assert.same(want:size(), got:size(), what .. ": shape")
+      local g, w, big, worst = flat(got), flat(want), 0, 0
+      for i = 1, #w do big = math.max(big, math.abs(w[i])) end
+      for i = 1, #w do worst = math.max(worst, math.abs(g[i] - w[i])) end
+      assert.is_true(worst <= 1e-5 * big, string.format("%s: off by %.3g, largest %.3g", what, worst, big))
+    end
+
+    for _, case in ipairs{
+      {{2, 16, 7, 7}, 16, 1, 1}, {{1, 32, 6, 5}, 48, 0, 2}, {{2, 16, 5, 8}, 16, 2, 1},
+      {{1, 40, 9, 9}, 32, 1, 2},
+    } do
+      local size, m, pad, group = case[1], case[2], case[3], case[4]
+      it(string.format("input %s, %d outputs, pad %d, group %d", table.concat(size, "x"), m, pad,
+          group), function()
+        local x, w, b = rand(table.unpack(size)), rand(m, size[2] // group, 3, 3), rand(m)
+        local opts = {pad = pad, group = group}
+        local y = nn.conv2d(x, w, b, opts)
+        within_largest(y, direct(x, w, b, pad, group), "y")
+        local dy = rand(table.unpack(y:size()))
+        local dx = nn.conv2d_backward(x, w, dy, opts)
+        within_largest(dx, direct_dx(x, w, dy, pad, group), "dx")
+      end)
+    end
+  end)
+
   describe("conv2d_filter_grad_norms() / linear_filter_grad_norms()", function()
     -- the reference: one backward per image, then each filter's weight norm
     local function row_norms(dw)

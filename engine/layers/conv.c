@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "layers.h"
+#include "winograd.h"
 
 cv_conv_params cv_conv_params_default(void) {
   cv_conv_params p = {1, 1, 1, 1, 0, 0, 1, 1, 1};
@@ -197,6 +198,12 @@ int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
   if (conv_setup(p, x, w, b, y, "output", &g, err)) return -1;
   if (cv_tensor_numel(y) == 0) return 0;
   if (g.kdim == 0) return zero_channels(&g, b, y);
+  if (cv_winograd_applies(p, g.c / p->group, g.mg)) {
+    cv_winograd_shape s = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h};
+    return cv_winograd_forward(&s, cv_tensor_data(x), cv_tensor_data(w),
+                               b ? cv_tensor_data(b) : NULL, cv_tensor_data(y),
+                               ws, err);
+  }
   size_t colsize = g.direct ? 0 : (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
   /* Small batches: one image at a time, each GEMM on every thread. Larger
    * ones: one image per thread with single-threaded GEMMs (OpenBLAS runs
@@ -283,21 +290,12 @@ static void backward_per_image(const cv_conv_params *p, const conv_geom *g,
   }
 }
 
-int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
-                       const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
-                       cv_tensor *dw, cv_tensor *db, cv_workspace *ws,
-                       cv_error *err) {
-  conv_geom g;
-  if (conv_setup(p, x, w, NULL, dy, "output gradient", &g, err)) return -1;
-  if ((dx && cv_check_like("conv2d", "input gradient", dx, "input", x, err)) ||
-      (dw && cv_check_like("conv2d", "weight gradient", dw, "weight", w, err)) ||
-      (db && cv_check_shape("conv2d", "bias gradient", db, 1, &g.m, err)))
-    return -1;
-  if (db) bias_grad(&g, cv_tensor_data(dy), cv_tensor_data(db));
-  if (cv_tensor_numel(dy) == 0 || g.kdim == 0) {  /* nothing else flows */
-    if (dx) cv_tensor_fill(dx, 0.0f);
-    return 0;
-  }
+/* dw += and dx = by im2col and GEMMs (either may be NULL). */
+static int conv_backward_im2col(const cv_conv_params *p, const conv_geom *gp,
+                                const cv_tensor *x, const cv_tensor *w,
+                                const cv_tensor *dy, cv_tensor *dx,
+                                cv_tensor *dw, cv_workspace *ws, cv_error *err) {
+  conv_geom g = *gp;
   int threads = cv_threads_get();
   int per_image = g.n >= threads && threads > 1;
   size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
@@ -319,6 +317,36 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
     backward_image(p, &g, xd + n * xs, wd, dyd + n * ys,
                    dxd ? dxd + n * xs : NULL, dwd, col);
   return 0;
+}
+
+int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
+                       const cv_tensor *w, const cv_tensor *dy, cv_tensor *dx,
+                       cv_tensor *dw, cv_tensor *db, cv_workspace *ws,
+                       cv_error *err) {
+  conv_geom g;
+  if (conv_setup(p, x, w, NULL, dy, "output gradient", &g, err)) return -1;
+  if ((dx && cv_check_like("conv2d", "input gradient", dx, "input", x, err)) ||
+      (dw && cv_check_like("conv2d", "weight gradient", dw, "weight", w, err)) ||
+      (db && cv_check_shape("conv2d", "bias gradient", db, 1, &g.m, err)))
+    return -1;
+  if (db) bias_grad(&g, cv_tensor_data(dy), cv_tensor_data(db));
+  if (cv_tensor_numel(dy) == 0 || g.kdim == 0) {  /* nothing else flows */
+    if (dx) cv_tensor_fill(dx, 0.0f);
+    return 0;
+  }
+  /* A 3x3 stride-1 input gradient is a convolution of dy: Winograd's, after
+   * the weight gradient (which goes the im2col way, with no dx). */
+  float *dx_winograd = NULL;
+  if (dx && cv_winograd_applies(p, g.mg, g.c / p->group)) {
+    dx_winograd = cv_tensor_data(dx);
+    dx = NULL;
+  }
+  if ((dw || dx) && conv_backward_im2col(p, &g, x, w, dy, dx, dw, ws, err))
+    return -1;
+  if (!dx_winograd) return 0;
+  cv_winograd_shape s = {g.n, g.m, g.oh, g.ow, g.c, g.h, g.w, p->group, 2 - p->pad_h};
+  return cv_winograd_input_grad(&s, cv_tensor_data(dy), cv_tensor_data(w),
+                                dx_winograd, ws, err);
 }
 
 /* Row norms of one image's weight gradient: filter m's L2 norm over its

@@ -1,0 +1,38 @@
+/* winograd.h — 3x3 stride-1 convolution by Winograd's minimal filtering
+ * F(2x2, 3x3) (Lavin and Gray, 2015): each 2x2 block of outputs costs 16
+ * multiplications per input channel instead of 36, as 16 GEMMs. Used by
+ * conv.c for CaffeNet's conv3-5 and their input gradients. */
+#ifndef CV_WINOGRAD_H
+#define CV_WINOGRAD_H
+
+#include "layers.h"
+
+/* Whether conv.c hands a convolution with these params to this file: 3x3,
+ * stride 1, no dilation, pad 0 to 2 (so that the input gradient, a 3x3
+ * convolution with pad 2 - pad, qualifies too), and at least 16 channels in
+ * and out per group (below that im2col's one GEMM wins). */
+int cv_winograd_applies(const cv_conv_params *p, int64_t in_per_group,
+                        int64_t out_per_group);
+
+/* The shapes of one call, NCHW. `pad` is the convolution's own. */
+typedef struct {
+  int64_t n, c, h, w;   /* the input */
+  int64_t m, oh, ow;    /* output channels and size: oh = h + 2 pad - 2 */
+  int group, pad;
+} cv_winograd_shape;
+
+/* y = x (*) w + b, Caffe's convolution (cross-correlation): w is
+ * M x C/group x 3 x 3, b may be NULL. */
+int cv_winograd_forward(const cv_winograd_shape *s, const float *x,
+                        const float *w, const float *b, float *y,
+                        cv_workspace *ws, cv_error *err);
+
+/* dx of a convolution with weights w (M x C/group x 3 x 3) and pad p, from
+ * dy: the convolution of dy with the weights flipped and each group's
+ * in/out channels swapped, pad 2 - p. s describes that convolution: its
+ * input is dy (n x M x OH x OW), its output dx (n x C x H x W). */
+int cv_winograd_input_grad(const cv_winograd_shape *s, const float *dy,
+                           const float *w, float *dx, cv_workspace *ws,
+                           cv_error *err);
+
+#endif
