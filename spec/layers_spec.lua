@@ -233,7 +233,7 @@ describe("nn", function()
   end)
 
   describe("conv2d() 3x3 stride 1 with 16 or more channels per group (Winograd F(2x2, 3x3))", function()
-    -- y and dx against sums in double, on odd and even sizes, pads 0 to 2,
+    -- y, dx and dw against sums in double, on odd and even sizes, pads 0 to 2,
     -- groups, and the 16-channel edge: every element within 1e-5 of the
     -- largest value (float32 sums of 144 to 360 products of values in +-1).
     local function direct(x, w, b, pad, group)
@@ -303,6 +303,39 @@ describe("nn", function()
       return cv.tensor(dx):view(x:size())
     end
 
+    -- dw[o][c] = sum over images and outputs of dy(r, q) x(r + kh - pad, q + kw - pad).
+    local function direct_dw(x, w, dy, pad, group)
+      local n, c, h, wd = table.unpack(x:size())
+      local m, oh, ow = table.unpack(dy:size(), 2)
+      local xs, ds, dw = flat(x), flat(dy), {}
+      local cg, mg = c // group, m // group
+      for i = 1, m * cg * 9 do dw[i] = 0 end
+      for img = 0, n - 1 do
+        for o = 0, m - 1 do
+          local gi = o // mg
+          for r = 0, oh - 1 do
+            for q = 0, ow - 1 do
+              local g = ds[((img * m + o) * oh + r) * ow + q + 1]
+              for ci = 0, cg - 1 do
+                local plane = (img * c + gi * cg + ci) * h * wd
+                for kh = 0, 2 do
+                  local hh = r + kh - pad
+                  for kw = 0, 2 do
+                    local ww = q + kw - pad
+                    if hh >= 0 and hh < h and ww >= 0 and ww < wd then
+                      local at = ((o * cg + ci) * 3 + kh) * 3 + kw + 1
+                      dw[at] = dw[at] + g * xs[plane + hh * wd + ww + 1]
+                    end
+                  end
+                end
+              end
+            end
+          end
+        end
+      end
+      return cv.tensor(dw):view(w:size())
+    end
+
     local function within_largest(got, want, what)
       assert.same(want:size(), got:size(), what .. ": shape")
       local g, w, big, worst = flat(got), flat(want), 0, 0
@@ -323,8 +356,9 @@ describe("nn", function()
         local y = nn.conv2d(x, w, b, opts)
         within_largest(y, direct(x, w, b, pad, group), "y")
         local dy = rand(table.unpack(y:size()))
-        local dx = nn.conv2d_backward(x, w, dy, opts)
+        local dx, dw = nn.conv2d_backward(x, w, dy, opts)
         within_largest(dx, direct_dx(x, w, dy, pad, group), "dx")
+        within_largest(dw, direct_dw(x, w, dy, pad, group), "dw")
       end)
     end
   end)

@@ -334,19 +334,27 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
     if (dx) cv_tensor_fill(dx, 0.0f);
     return 0;
   }
-  /* A 3x3 stride-1 input gradient is a convolution of dy: Winograd's, after
-   * the weight gradient (which goes the im2col way, with no dx). */
-  float *dx_winograd = NULL;
+  /* 3x3 stride 1: the weight gradient, and the input gradient (a
+   * convolution of dy), by Winograd's transforms; what is left by im2col. */
+  float *dx_winograd = NULL, *dw_winograd = NULL;
   if (dx && cv_winograd_applies(p, g.mg, g.c / p->group)) {
     dx_winograd = cv_tensor_data(dx);
     dx = NULL;
   }
+  if (dw && cv_winograd_applies(p, g.c / p->group, g.mg)) {
+    dw_winograd = cv_tensor_data(dw);
+    dw = NULL;
+  }
   if ((dw || dx) && conv_backward_im2col(p, &g, x, w, dy, dx, dw, ws, err))
     return -1;
-  if (!dx_winograd) return 0;
-  cv_winograd_shape s = {g.n, g.m, g.oh, g.ow, g.c, g.h, g.w, p->group, 2 - p->pad_h};
-  return cv_winograd_input_grad(&s, cv_tensor_data(dy), cv_tensor_data(w),
-                                dx_winograd, ws, err);
+  cv_winograd_shape fwd = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h};
+  if (dw_winograd && cv_winograd_weight_grad(&fwd, cv_tensor_data(x), cv_tensor_data(dy),
+                                             dw_winograd, ws, err))
+    return -1;
+  cv_winograd_shape bwd = {g.n, g.m, g.oh, g.ow, g.c, g.h, g.w, p->group, 2 - p->pad_h};
+  return dx_winograd ? cv_winograd_input_grad(&bwd, cv_tensor_data(dy), cv_tensor_data(w),
+                                              dx_winograd, ws, err)
+                     : 0;
 }
 
 /* Row norms of one image's weight gradient: filter m's L2 norm over its

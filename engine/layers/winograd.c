@@ -177,14 +177,130 @@ static void transform_output(const plan *pl, const float *prod,
   }
 }
 
-static int run(const cv_winograd_shape *s, const float *x, const float *w,
-               int swap, const float *b, float *y, cv_workspace *ws,
-               cv_error *err) {
+/* z[e][m][t] = A dy A^T for each 2x2 block of dy (zeros where a block
+ * overhangs an odd output size), a row of blocks at a time. */
+static void transform_grad(const plan *pl, const float *dy, float *z,
+                           float *scratch) {
+  const cv_winograd_shape *s = pl->s;
+  int64_t planes = s->n * s->m, tw = pl->tiles_w, th = pl->tiles / tw;
+#pragma omp parallel
+  {
+    float *rows = scratch + (size_t)omp_get_thread_num() * (size_t)pl->scratch;
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < planes; q++) {
+      int64_t img = q / s->m, m = q % s->m;
+      const float *gp = dy + q * s->oh * s->ow;
+      size_t e_step = (size_t)(s->m * pl->t);
+      for (int64_t ty = 0; ty < th; ty++) {
+        float *y0 = rows, *y1 = rows + 2 * tw; /* the block row, zero-padded */
+        for (int half = 0; half < 2; half++) {
+          float *dst = half ? y1 : y0;
+          int64_t r = 2 * ty + half;
+          for (int64_t j = 0; j < 2 * tw; j++)
+            dst[j] = r < s->oh && j < s->ow ? gp[r * s->ow + j] : 0.0f;
+        }
+        /* A dy: rows y0, y0 + y1, y0 - y1, -y1 (each over the whole block
+         * row); then each 2-column block [p, q] of those times A^T:
+         * [p, p + q, p - q, -q], written as runs over the blocks. */
+        float *rr = rows + 4 * tw;
+        for (int64_t j = 0; j < 2 * tw; j++) {
+          rr[j] = y0[j];
+          rr[2 * tw + j] = y0[j] + y1[j];
+          rr[4 * tw + j] = y0[j] - y1[j];
+          rr[6 * tw + j] = -y1[j];
+        }
+        float *out = z + m * pl->t + img * pl->tiles + ty * tw;
+        for (int i = 0; i < 4; i++) {
+          const float *ri = rr + 2 * i * tw;
+          float *o0 = out + (size_t)(4 * i) * e_step, *o1 = o0 + e_step;
+          float *o2 = o1 + e_step, *o3 = o2 + e_step;
+          for (int64_t tx = 0; tx < tw; tx++) {
+            float p = ri[2 * tx], qv = ri[2 * tx + 1];
+            o0[tx] = p;
+            o1[tx] = p + qv;
+            o2[tx] = p - qv;
+            o3[tx] = -qv;
+          }
+        }
+      }
+    }
+  }
+}
+
+/* dwt[e] = z[e] u[e]^T, group by group (a sum over every block of every
+ * image): 16 x groups GEMMs, one per thread at a time. */
+static void multiply_weight_grad(const plan *pl, const float *z, const float *u,
+                                 float *dwt) {
+  const cv_winograd_shape *s = pl->s;
+  int items = 16 * s->group;
+#pragma omp parallel for schedule(dynamic)
+  for (int item = 0; item < items; item++) {
+    int e = item / s->group, gi = item % s->group;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->out_g,
+                (int)pl->in_g, (int)pl->t, 1.0f,
+                z + (e * s->m + gi * pl->out_g) * pl->t, (int)pl->t,
+                u + (e * s->c + gi * pl->in_g) * pl->t, (int)pl->t, 0.0f,
+                dwt + (e * s->m + gi * pl->out_g) * pl->in_g, (int)pl->in_g);
+  }
+}
+
+/* dw += G^T dwt G for each kernel: the gradient of V = G g G^T taken back
+ * to the 3x3 kernel g. */
+static void accumulate_weight_grad(const plan *pl, const float *dwt, float *dw) {
+  const cv_winograd_shape *s = pl->s;
+  int64_t pairs = s->m * pl->in_g;
+#pragma omp parallel for schedule(static)
+  for (int64_t q = 0; q < pairs; q++) {
+    float t[16], r[12];
+    for (int e = 0; e < 16; e++) t[e] = dwt[e * pairs + q];
+    for (int j = 0; j < 4; j++) { /* G^T t: 3 x 4 */
+      r[j] = t[j] + 0.5f * (t[4 + j] + t[8 + j]);
+      r[4 + j] = 0.5f * (t[4 + j] - t[8 + j]);
+      r[8 + j] = 0.5f * (t[4 + j] + t[8 + j]) + t[12 + j];
+    }
+    float *k = dw + q * 9;
+    for (int i = 0; i < 3; i++) { /* (G^T t) G: 3 x 3 */
+      const float *ri = r + 4 * i;
+      k[3 * i + 0] += ri[0] + 0.5f * (ri[1] + ri[2]);
+      k[3 * i + 1] += 0.5f * (ri[1] - ri[2]);
+      k[3 * i + 2] += 0.5f * (ri[1] + ri[2]) + ri[3];
+    }
+  }
+}
+
+/* The plan of a convolution of shape s, and its scratch per thread. */
+static plan make_plan(const cv_winograd_shape *s) {
   plan pl = {s, s->c / s->group, s->m / s->group, (s->ow + 1) / 2, 0, 0, 0};
   int64_t th = (s->oh + 1) / 2, pw = 2 * pl.tiles_w + 2;
   pl.tiles = pl.tiles_w * th;
   pl.t = s->n * pl.tiles;
-  pl.scratch = (2 * th + 2) * pw + 4 * pw; /* >= the output's 8 rows of tiles */
+  /* the input's padded plane and 4 rows; at least the 8 and 12 rows of
+   * blocks the output and gradient transforms use */
+  pl.scratch = (2 * th + 2) * pw + 4 * pw;
+  return pl;
+}
+
+int cv_winograd_weight_grad(const cv_winograd_shape *s, const float *x,
+                            const float *dy, float *dw, cv_workspace *ws,
+                            cv_error *err) {
+  plan pl = make_plan(s);
+  size_t nu = (size_t)(16 * s->c * pl.t), nz = (size_t)(16 * s->m * pl.t);
+  size_t nw = (size_t)(16 * s->m * pl.in_g);
+  size_t ns = (size_t)pl.scratch * (size_t)omp_get_max_threads();
+  float *u = cv_workspace_reserve(ws, nu + nz + nw + ns, err);
+  if (!u) return cv_error_prefix(err, "conv2d");
+  float *z = u + nu, *dwt = z + nz, *scratch = dwt + nw;
+  transform_input(&pl, x, u, scratch);
+  transform_grad(&pl, dy, z, scratch);
+  multiply_weight_grad(&pl, z, u, dwt);
+  accumulate_weight_grad(&pl, dwt, dw);
+  return 0;
+}
+
+static int run(const cv_winograd_shape *s, const float *x, const float *w,
+               int swap, const float *b, float *y, cv_workspace *ws,
+               cv_error *err) {
+  plan pl = make_plan(s);
   size_t nu = (size_t)(16 * s->c * pl.t), nv = (size_t)(16 * s->m * pl.in_g);
   size_t np = (size_t)(16 * s->m * pl.t);
   size_t ns = (size_t)pl.scratch * (size_t)omp_get_max_threads();

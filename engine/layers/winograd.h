@@ -35,4 +35,11 @@ int cv_winograd_input_grad(const cv_winograd_shape *s, const float *dy,
                            const float *w, float *dx, cv_workspace *ws,
                            cv_error *err);
 
+/* dw += the weight gradient of the convolution s (the forward's shape) at
+ * input x and output gradient dy: per 2x2 block, G^T [(A dy A^T) .* (B^T d
+ * B)] G summed over blocks, images and groups' channels, again 16 GEMMs. */
+int cv_winograd_weight_grad(const cv_winograd_shape *s, const float *x,
+                            const float *dy, float *dw, cv_workspace *ws,
+                            cv_error *err);
+
 #endif
