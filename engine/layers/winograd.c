@@ -227,10 +227,10 @@ static void transform_grad(const plan *pl, const float *dy, float *z,
   }
 }
 
-/* dwt[e] = z[e] u[e]^T, group by group (a sum over every block of every
- * image): 16 x groups GEMMs, one per thread at a time. */
+/* dwt[e] = (or +=, with add) z[e] u[e]^T, group by group (a sum over the
+ * blocks of every image): 16 x groups GEMMs, one per thread at a time. */
 static void multiply_weight_grad(const plan *pl, const float *z, const float *u,
-                                 float *dwt) {
+                                 float *dwt, int add) {
   const cv_winograd_shape *s = pl->s;
   int items = 16 * s->group;
 #pragma omp parallel for schedule(dynamic)
@@ -239,7 +239,8 @@ static void multiply_weight_grad(const plan *pl, const float *z, const float *u,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->out_g,
                 (int)pl->in_g, (int)pl->t, 1.0f,
                 z + (e * s->m + gi * pl->out_g) * pl->t, (int)pl->t,
-                u + (e * s->c + gi * pl->in_g) * pl->t, (int)pl->t, 0.0f,
+                u + (e * s->c + gi * pl->in_g) * pl->t, (int)pl->t,
+                add ? 1.0f : 0.0f,
                 dwt + (e * s->m + gi * pl->out_g) * pl->in_g, (int)pl->in_g);
   }
 }
@@ -280,37 +281,65 @@ static plan make_plan(const cv_winograd_shape *s) {
   return pl;
 }
 
+/* Images are taken a few at a time, so that their transformed tiles and
+ * products (16 x channels x blocks each) stay in the caches between the
+ * transforms and the GEMMs: about CHUNK_BYTES of them per pass. */
+#define CHUNK_BYTES ((int64_t)6 << 20)
+
+static int64_t chunk_images(const cv_winograd_shape *s, int64_t tiles) {
+  int64_t per_image = 16 * (s->c + s->m) * tiles * (int64_t)sizeof(float);
+  int64_t k = CHUNK_BYTES / (per_image > 0 ? per_image : 1);
+  return k < 1 ? 1 : k > s->n ? s->n : k;
+}
+
+/* The shape of images [i, i + k) of s. */
+static cv_winograd_shape images(const cv_winograd_shape *s, int64_t k) {
+  cv_winograd_shape c = *s;
+  c.n = k;
+  return c;
+}
+
 int cv_winograd_weight_grad(const cv_winograd_shape *s, const float *x,
                             const float *dy, float *dw, cv_workspace *ws,
                             cv_error *err) {
-  plan pl = make_plan(s);
-  size_t nu = (size_t)(16 * s->c * pl.t), nz = (size_t)(16 * s->m * pl.t);
-  size_t nw = (size_t)(16 * s->m * pl.in_g);
-  size_t ns = (size_t)pl.scratch * (size_t)omp_get_max_threads();
+  plan whole = make_plan(s);
+  int64_t k = chunk_images(s, whole.tiles), t = k * whole.tiles;
+  size_t nu = (size_t)(16 * s->c * t), nz = (size_t)(16 * s->m * t);
+  size_t nw = (size_t)(16 * s->m * whole.in_g);
+  size_t ns = (size_t)whole.scratch * (size_t)omp_get_max_threads();
   float *u = cv_workspace_reserve(ws, nu + nz + nw + ns, err);
   if (!u) return cv_error_prefix(err, "conv2d");
   float *z = u + nu, *dwt = z + nz, *scratch = dwt + nw;
-  transform_input(&pl, x, u, scratch);
-  transform_grad(&pl, dy, z, scratch);
-  multiply_weight_grad(&pl, z, u, dwt);
-  accumulate_weight_grad(&pl, dwt, dw);
+  for (int64_t i = 0; i < s->n; i += k) {
+    cv_winograd_shape part = images(s, i + k <= s->n ? k : s->n - i);
+    plan pl = make_plan(&part);
+    transform_input(&pl, x + i * s->c * s->h * s->w, u, scratch);
+    transform_grad(&pl, dy + i * s->m * s->oh * s->ow, z, scratch);
+    multiply_weight_grad(&pl, z, u, dwt, i > 0);
+  }
+  accumulate_weight_grad(&whole, dwt, dw);
   return 0;
 }
 
 static int run(const cv_winograd_shape *s, const float *x, const float *w,
                int swap, const float *b, float *y, cv_workspace *ws,
                cv_error *err) {
-  plan pl = make_plan(s);
-  size_t nu = (size_t)(16 * s->c * pl.t), nv = (size_t)(16 * s->m * pl.in_g);
-  size_t np = (size_t)(16 * s->m * pl.t);
-  size_t ns = (size_t)pl.scratch * (size_t)omp_get_max_threads();
+  plan whole = make_plan(s);
+  int64_t k = chunk_images(s, whole.tiles), t = k * whole.tiles;
+  size_t nu = (size_t)(16 * s->c * t), nv = (size_t)(16 * s->m * whole.in_g);
+  size_t np = (size_t)(16 * s->m * t);
+  size_t ns = (size_t)whole.scratch * (size_t)omp_get_max_threads();
   float *u = cv_workspace_reserve(ws, nu + nv + np + ns, err);
   if (!u) return cv_error_prefix(err, "conv2d");
   float *v = u + nu, *prod = v + nv, *scratch = prod + np;
-  transform_input(&pl, x, u, scratch);
-  transform_weights(&pl, w, swap, v);
-  multiply(&pl, v, u, prod);
-  transform_output(&pl, prod, b, y, scratch);
+  transform_weights(&whole, w, swap, v);
+  for (int64_t i = 0; i < s->n; i += k) {
+    cv_winograd_shape part = images(s, i + k <= s->n ? k : s->n - i);
+    plan pl = make_plan(&part);
+    transform_input(&pl, x + i * s->c * s->h * s->w, u, scratch);
+    multiply(&pl, v, u, prod);
+    transform_output(&pl, prod, b, y + i * s->m * s->oh * s->ow, scratch);
+  }
   return 0;
 }
 
