@@ -232,13 +232,14 @@ describe("nn", function()
     end)
   end)
 
-  describe("conv2d() 3x3 stride 1 with 16 or more channels per group (Winograd F(2x2, 3x3))", function()
+  describe("conv2d() stride 1, 3x3 (Winograd from 16 channels per group) and 5x5", function()
     -- y, dx and dw against sums in double, on odd and even sizes, pads 0 to 2,
     -- groups, and the 16-channel edge: every element within 1e-5 of the
-    -- largest value (float32 sums of 144 to 360 products of values in +-1).
+    -- largest value (float32 sums of 144 to 1200 products of values in +-1).
     local function direct(x, w, b, pad, group)
       local n, c, h, wd = table.unpack(x:size())
-      local m, oh, ow = w:size()[1], h + 2 * pad - 2, wd + 2 * pad - 2
+      local m, k = w:size()[1], w:size()[3]
+      local oh, ow = h + 2 * pad - k + 1, wd + 2 * pad - k + 1
       local xs, ws, bs = flat(x), flat(w), b and flat(b)
       local cg, mg, y = c // group, m // group, {}
       for img = 0, n - 1 do
@@ -249,13 +250,13 @@ describe("nn", function()
               local sum = bs and bs[o + 1] or 0
               for ci = 0, cg - 1 do
                 local plane = (img * c + gi * cg + ci) * h * wd
-                for kh = 0, 2 do
+                for kh = 0, k - 1 do
                   local hh = r + kh - pad
                   if hh >= 0 and hh < h then
-                    for kw = 0, 2 do
+                    for kw = 0, k - 1 do
                       local ww = q + kw - pad
                       if ww >= 0 and ww < wd then
-                        sum = sum + xs[plane + hh * wd + ww + 1] * ws[((o * cg + ci) * 3 + kh) * 3 + kw + 1]
+                        sum = sum + xs[plane + hh * wd + ww + 1] * ws[((o * cg + ci) * k + kh) * k + kw + 1]
                       end
                     end
                   end
@@ -274,6 +275,7 @@ describe("nn", function()
     local function direct_dx(x, w, dy, pad, group)
       local n, c, h, wd = table.unpack(x:size())
       local m, oh, ow = table.unpack(dy:size(), 2)
+      local k = w:size()[3]
       local ws, ds, dx = flat(w), flat(dy), {}
       for i = 1, n * c * h * wd do dx[i] = 0 end
       local cg, mg = c // group, m // group
@@ -285,13 +287,13 @@ describe("nn", function()
               local g = ds[((img * m + o) * oh + r) * ow + q + 1]
               for ci = 0, cg - 1 do
                 local plane = (img * c + gi * cg + ci) * h * wd
-                for kh = 0, 2 do
+                for kh = 0, k - 1 do
                   local hh = r + kh - pad
-                  for kw = 0, 2 do
+                  for kw = 0, k - 1 do
                     local ww = q + kw - pad
                     if hh >= 0 and hh < h and ww >= 0 and ww < wd then
                       local at = plane + hh * wd + ww + 1
-                      dx[at] = dx[at] + g * ws[((o * cg + ci) * 3 + kh) * 3 + kw + 1]
+                      dx[at] = dx[at] + g * ws[((o * cg + ci) * k + kh) * k + kw + 1]
                     end
                   end
                 end
@@ -307,9 +309,10 @@ describe("nn", function()
     local function direct_dw(x, w, dy, pad, group)
       local n, c, h, wd = table.unpack(x:size())
       local m, oh, ow = table.unpack(dy:size(), 2)
+      local k = w:size()[3]
       local xs, ds, dw = flat(x), flat(dy), {}
       local cg, mg = c // group, m // group
-      for i = 1, m * cg * 9 do dw[i] = 0 end
+      for i = 1, m * cg * k * k do dw[i] = 0 end
       for img = 0, n - 1 do
         for o = 0, m - 1 do
           local gi = o // mg
@@ -318,12 +321,12 @@ describe("nn", function()
               local g = ds[((img * m + o) * oh + r) * ow + q + 1]
               for ci = 0, cg - 1 do
                 local plane = (img * c + gi * cg + ci) * h * wd
-                for kh = 0, 2 do
+                for kh = 0, k - 1 do
                   local hh = r + kh - pad
-                  for kw = 0, 2 do
+                  for kw = 0, k - 1 do
                     local ww = q + kw - pad
                     if hh >= 0 and hh < h and ww >= 0 and ww < wd then
-                      local at = ((o * cg + ci) * 3 + kh) * 3 + kw + 1
+                      local at = ((o * cg + ci) * k + kh) * k + kw + 1
                       dw[at] = dw[at] + g * xs[plane + hh * wd + ww + 1]
                     end
                   end
@@ -345,13 +348,14 @@ describe("nn", function()
     end
 
     for _, case in ipairs{
-      {{2, 16, 7, 7}, 16, 1, 1}, {{1, 32, 6, 5}, 48, 0, 2}, {{2, 16, 5, 8}, 16, 2, 1},
-      {{1, 40, 9, 9}, 32, 1, 2},
+      {{2, 16, 7, 7}, 16, 3, 1, 1}, {{1, 32, 6, 5}, 48, 3, 0, 2}, {{2, 16, 5, 8}, 16, 3, 2, 1},
+      {{1, 40, 9, 9}, 32, 3, 1, 2}, {{2, 16, 7, 7}, 16, 5, 2, 1}, {{1, 32, 9, 6}, 32, 5, 4, 2},
+      {{1, 16, 8, 11}, 24, 5, 0, 1}, {{1, 48, 6, 6}, 32, 5, 3, 2},
     } do
-      local size, m, pad, group = case[1], case[2], case[3], case[4]
-      it(string.format("input %s, %d outputs, pad %d, group %d", table.concat(size, "x"), m, pad,
-          group), function()
-        local x, w, b = rand(table.unpack(size)), rand(m, size[2] // group, 3, 3), rand(m)
+      local size, m, k, pad, group = table.unpack(case)
+      it(string.format("input %s, %d outputs, %dx%d, pad %d, group %d", table.concat(size, "x"), m,
+          k, k, pad, group), function()
+        local x, w, b = rand(table.unpack(size)), rand(m, size[2] // group, k, k), rand(m)
         local opts = {pad = pad, group = group}
         local y = nn.conv2d(x, w, b, opts)
         within_largest(y, direct(x, w, b, pad, group), "y")
