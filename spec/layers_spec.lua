@@ -356,7 +356,7 @@ describe("nn", function()
       it(string.format("input %s, %d outputs, %dx%d, pad %d, group %d", table.concat(size, "x"), m,
           k, k, pad, group), function()
         local x, w, b = rand(table.unpack(size)), rand(m, size[2] // group, k, k), rand(m)
-        local opts = {pad = pad, group = group}
+        local opts = {pad = pad, group = group, algorithm = k == 3 and "winograd" or "im2col"}
         local y = nn.conv2d(x, w, b, opts)
         within_largest(y, direct(x, w, b, pad, group), "y")
         local dy = rand(table.unpack(y:size()))
@@ -365,6 +365,36 @@ describe("nn", function()
         within_largest(dw, direct_dw(x, w, dy, pad, group), "dw")
       end)
     end
+  end)
+
+  describe("conv2d() algorithm", function()
+    it("is Winograd's by default for CaffeNet's conv4 at batch 8, as close to im2col's as float32 allows", function()
+      local x, w, b = rand(8, 384, 13, 13), rand(384, 192, 3, 3), rand(384)
+      local dy = rand(8, 384, 13, 13)
+      local function run(algorithm)
+        local opts = {pad = 1, group = 2, algorithm = algorithm}
+        local y = nn.conv2d(x, w, b, opts)
+        return y, nn.conv2d_backward(x, w, dy, opts)
+      end
+      local y1, dx1, dw1 = run("im2col")
+      local y2, dx2, dw2 = run()
+      local y3 = nn.conv2d(x, w, b, {pad = 1, group = 2, algorithm = "winograd"})
+      assert.same(flat(y3), flat(y2)) -- the default took the Winograd path
+      for _, c in ipairs{{y2, y1, "y"}, {dx2, dx1, "dx"}, {dw2, dw1, "dw"}} do
+        local d = (c[1] - c[2]):abs():max():item()
+        local big = c[2]:abs():max():item()
+        assert.is_true(d <= 1e-5 * big, string.format("%s: off by %.3g, largest %.3g", c[3], d, big))
+        assert.is_true(d > 0, c[3] .. ": the two algorithms should round differently")
+      end
+    end)
+
+    it("names what Winograd's algorithm cannot take", function()
+      assert.has.error(function()
+        nn.conv2d(rand(1, 2, 9, 9), rand(2, 2, 5, 5), nil, {algorithm = "winograd"})
+      end, "conv2d: the Winograd algorithm takes 3x3 kernels with stride 1, no dilation and "
+        .. "equal pads of at most 2, not kernel 5x5, stride 1x1, dilation 1x1, pad 0x0")
+      assert.has.error(function() nn.conv2d(rand(1, 2, 9, 9), rand(2, 2, 3, 3), nil, {algorithm = "fft"}) end)
+    end)
   end)
 
   describe("conv2d_filter_grad_norms() / linear_filter_grad_norms()", function()

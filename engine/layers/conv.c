@@ -10,7 +10,7 @@
 #include "winograd.h"
 
 cv_conv_params cv_conv_params_default(void) {
-  cv_conv_params p = {1, 1, 1, 1, 0, 0, 1, 1, 1};
+  cv_conv_params p = {1, 1, 1, 1, 0, 0, 1, 1, 1, CV_CONV_AUTO};
   return p;
 }
 
@@ -32,6 +32,13 @@ static int check_params(const cv_conv_params *p, cv_error *err) {
                         p->dilation_w, p->group);
   if (p->pad_h < 0 || p->pad_w < 0)
     return cv_error_set(err, "conv2d: pad %dx%d must not be negative", p->pad_h,
+                        p->pad_w);
+  if (p->algorithm == CV_CONV_WINOGRAD && !cv_winograd_fits(p))
+    return cv_error_set(err, "conv2d: the Winograd algorithm takes 3x3 kernels "
+                        "with stride 1, no dilation and equal pads of at most "
+                        "2, not kernel %dx%d, stride %dx%d, dilation %dx%d, "
+                        "pad %dx%d", p->kernel_h, p->kernel_w, p->stride_h,
+                        p->stride_w, p->dilation_h, p->dilation_w, p->pad_h,
                         p->pad_w);
   return 0;
 }
@@ -198,7 +205,7 @@ int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
   if (conv_setup(p, x, w, b, y, "output", &g, err)) return -1;
   if (cv_tensor_numel(y) == 0) return 0;
   if (g.kdim == 0) return zero_channels(&g, b, y);
-  if (cv_winograd_applies(p, g.c / p->group, g.mg)) {
+  if (cv_winograd_applies(p, g.c / p->group, g.mg, g.n, g.oh, g.ow)) {
     cv_winograd_shape s = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h};
     return cv_winograd_forward(&s, cv_tensor_data(x), cv_tensor_data(w),
                                b ? cv_tensor_data(b) : NULL, cv_tensor_data(y),
@@ -337,11 +344,11 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
   /* 3x3 stride 1: the weight gradient, and the input gradient (a
    * convolution of dy), by Winograd's transforms; what is left by im2col. */
   float *dx_winograd = NULL, *dw_winograd = NULL;
-  if (dx && cv_winograd_applies(p, g.mg, g.c / p->group)) {
+  if (dx && cv_winograd_applies(p, g.mg, g.c / p->group, g.n, g.h, g.w)) {
     dx_winograd = cv_tensor_data(dx);
     dx = NULL;
   }
-  if (dw && cv_winograd_applies(p, g.c / p->group, g.mg)) {
+  if (dw && cv_winograd_applies(p, g.c / p->group, g.mg, g.n, g.oh, g.ow)) {
     dw_winograd = cv_tensor_data(dw);
     dw = NULL;
   }

@@ -13,12 +13,24 @@
 
 #include "winograd.h"
 
-int cv_winograd_applies(const cv_conv_params *p, int64_t in_per_group,
-                        int64_t out_per_group) {
+/* Below about this many 2x2 output blocks in all (5 images of CaffeNet's
+ * 13x13), the 16 GEMMs are too thin and the weights' transform too large a
+ * share: im2col is as fast or faster (measured on conv3-5 at batch 1 to 16). */
+#define MIN_BLOCKS 256
+
+int cv_winograd_fits(const cv_conv_params *p) {
   return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 &&
          p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
-         p->pad_h == p->pad_w && p->pad_h <= 2 && in_per_group >= 16 &&
-         out_per_group >= 16;
+         p->pad_h == p->pad_w && p->pad_h <= 2;
+}
+
+int cv_winograd_applies(const cv_conv_params *p, int64_t in_per_group,
+                        int64_t out_per_group, int64_t n, int64_t oh,
+                        int64_t ow) {
+  if (p->algorithm == CV_CONV_IM2COL || !cv_winograd_fits(p)) return 0;
+  return p->algorithm == CV_CONV_WINOGRAD ||
+         (in_per_group >= 16 && out_per_group >= 16 &&
+          n * ((oh + 1) / 2) * ((ow + 1) / 2) >= MIN_BLOCKS);
 }
 
 typedef struct {

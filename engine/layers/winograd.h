@@ -7,12 +7,18 @@
 
 #include "layers.h"
 
-/* Whether conv.c hands a convolution with these params to this file: 3x3,
- * stride 1, no dilation, pad 0 to 2 (so that the input gradient, a 3x3
- * convolution with pad 2 - pad, qualifies too), and at least 16 channels in
- * and out per group (below that im2col's one GEMM wins). */
+/* Whether this file can do a convolution with these params: 3x3, stride 1,
+ * no dilation, pad 0 to 2 (so that the input gradient, a 3x3 convolution
+ * with pad 2 - pad, qualifies too). */
+int cv_winograd_fits(const cv_conv_params *p);
+
+/* Whether conv.c hands it to this file: it fits, and the params ask for
+ * Winograd, or leave it to the engine (CV_CONV_AUTO) and there are at least
+ * 16 channels in and out per group and enough output (n images of oh x ow):
+ * below either, im2col's GEMMs win. */
 int cv_winograd_applies(const cv_conv_params *p, int64_t in_per_group,
-                        int64_t out_per_group);
+                        int64_t out_per_group, int64_t n, int64_t oh,
+                        int64_t ow);
 
 /* The shapes of one call, NCHW. `pad` is the convolution's own. */
 typedef struct {

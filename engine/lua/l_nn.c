@@ -177,10 +177,17 @@ static cv_conv_params conv_opts(lua_State *L, int idx, const cv_tensor *w) {
   opt_pair(L, idx, "pad", 0, &p.pad_h, &p.pad_w);
   opt_pair(L, idx, "dilation", 1, &p.dilation_h, &p.dilation_w);
   p.group = opt_int(L, idx, "group", 1);
+  if (!lua_isnoneornil(L, idx)) {
+    static const char *const algorithms[] = {"auto", "im2col", "winograd", NULL};
+    if (lua_getfield(L, idx, "algorithm") != LUA_TNIL)
+      p.algorithm = (cv_conv_algorithm)luaL_checkoption(L, -1, NULL, algorithms);
+    lua_pop(L, 1);
+  }
   return p;
 }
 
-/* conv2d(x, w[, b][, {stride =, pad =, dilation =, group =, out =}]) */
+/* conv2d(x, w[, b][, {stride =, pad =, dilation =, group =, algorithm =,
+ * out =}]); algorithm is "auto" (the default), "im2col" or "winograd". */
 static int l_conv2d(lua_State *L) {
   lua_settop(L, 4);
   if (on_tape(L, 3)) {
