@@ -2,8 +2,8 @@
 """The peer of scripts/bench/caffenet_backward.lua: BVLC's CaffeNet in PyTorch
 (random weights, 227x227, eval mode), forward + backward of one fc8 neuron to
 every weight. Usage: caffenet_backward_torch.py threads runs. Prints "key
-value" lines: batch1 and batch16 (seconds per forward + backward, medians)."""
-import statistics
+value" lines: batch1 and batch16, each the comma-separated seconds of every
+timed forward + backward."""
 import sys
 import time
 
@@ -15,13 +15,13 @@ from caffenet_torch import caffenet  # noqa: E402
 CLASS = 281
 
 
-def median_time(fn, runs):
+def run_times(fn, runs):
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return ",".join(repr(t) for t in times)
 
 
 def step(net, x):
@@ -38,9 +38,9 @@ def main():
     x1 = torch.randn(1, 3, 227, 227) * 50
     x16 = torch.randn(16, 3, 227, 227) * 50
     step(net, x1)
-    print("batch1", median_time(lambda: step(net, x1), runs))
+    print("batch1", run_times(lambda: step(net, x1), runs))
     step(net, x16)
-    print("batch16", median_time(lambda: step(net, x16), max(3, runs // 2)))
+    print("batch16", run_times(lambda: step(net, x16), max(3, runs // 2)))
 
 
 if __name__ == "__main__":

@@ -13,15 +13,28 @@ function M.median(list)
   return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
 end
 
---- The median wall time in seconds of n calls of fn.
-function M.time(fn, n)
-  local t = {}
-  for i = 1, n do
+--- The wall times in seconds of n calls of fn, appended to `into` (a new
+-- list when nil).
+function M.times(fn, n, into)
+  local t = into or {}
+  for _ = 1, n do
     local t0 = cv.clock()
     fn()
-    t[i] = cv.clock() - t0
+    t[#t + 1] = cv.clock() - t0
   end
-  return M.median(t)
+  return t
+end
+
+--- The median wall time in seconds of n calls of fn.
+function M.time(fn, n)
+  return M.median(M.times(fn, n))
+end
+
+--- The smallest number of a list.
+function M.min(list)
+  local m = math.huge
+  for _, v in ipairs(list) do m = math.min(m, v) end
+  return m
 end
 
 --- A net of the prototxt with seeded random weights the size a trained net
@@ -40,7 +53,8 @@ function M.random_net(prototxt)
 end
 
 --- Runs a PyTorch peer script with Debian's python3 (which sees python3-torch)
--- and reads its "key value" lines into a table of numbers.
+-- and reads its "key value" lines into a table of numbers ("key v1,v2,..."
+-- gives a list).
 function M.peer(script, ...)
   local args = {}
   for i, a in ipairs{...} do args[i] = tostring(a) end
@@ -48,7 +62,12 @@ function M.peer(script, ...)
   local out = {}
   for line in p:lines() do
     local k, v = line:match("^(%S+)%s+(%S+)$")
-    if k then out[k] = tonumber(v) end
+    if k and v:find(",", 1, true) then
+      out[k] = {}
+      for x in v:gmatch("[^,]+") do out[k][#out[k] + 1] = tonumber(x) end
+    elseif k then
+      out[k] = tonumber(v)
+    end
   end
   p:close()
   return out
