@@ -233,109 +233,72 @@ describe("nn", function()
   end)
 
   describe("conv2d() stride 1, 3x3 (Winograd from 16 channels per group) and 5x5", function()
-    -- y, dx and dw against sums in double, on odd and even sizes, pads 0 to 2,
-    -- groups, and the 16-channel edge: every element within 1e-5 of the
-    -- largest value (float32 sums of 144 to 1200 products of values in +-1).
-    local function direct(x, w, b, pad, group)
-      local n, c, h, wd = table.unpack(x:size())
-      local m, k = w:size()[1], w:size()[3]
+    -- y, dx and dw against sums in double, on odd and even sizes, pads 0 to
+    -- kernel - 1, groups, and the 16-channel edge: every element within 1e-5
+    -- of the largest value (float32 sums of 144 to 1200 products in +-1).
+
+    -- Calls visit(xi, wi, yi) (1-based flat indices) for every product
+    -- x[xi] w[wi] that the convolution adds into y[yi], padding left out.
+    local function each_product(xsize, wsize, pad, group, visit)
+      local n, c, h, wd = table.unpack(xsize)
+      local m, k = wsize[1], wsize[3]
       local oh, ow = h + 2 * pad - k + 1, wd + 2 * pad - k + 1
-      local xs, ws, bs = flat(x), flat(w), b and flat(b)
-      local cg, mg, y = c // group, m // group, {}
+      local cg, mg = c // group, m // group
       for img = 0, n - 1 do
         for o = 0, m - 1 do
           local gi = o // mg
           for r = 0, oh - 1 do
             for q = 0, ow - 1 do
-              local sum = bs and bs[o + 1] or 0
+              local yi = ((img * m + o) * oh + r) * ow + q + 1
               for ci = 0, cg - 1 do
                 local plane = (img * c + gi * cg + ci) * h * wd
                 for kh = 0, k - 1 do
                   local hh = r + kh - pad
-                  if hh >= 0 and hh < h then
-                    for kw = 0, k - 1 do
-                      local ww = q + kw - pad
-                      if ww >= 0 and ww < wd then
-                        sum = sum + xs[plane + hh * wd + ww + 1] * ws[((o * cg + ci) * k + kh) * k + kw + 1]
-                      end
+                  for kw = 0, k - 1 do
+                    local ww = q + kw - pad
+                    if hh >= 0 and hh < h and ww >= 0 and ww < wd then
+                      visit(plane + hh * wd + ww + 1, ((o * cg + ci) * k + kh) * k + kw + 1, yi)
                     end
                   end
                 end
               end
-              y[#y + 1] = sum
             end
           end
         end
       end
+      return n, m, oh, ow
+    end
+
+    local function zeros(count)
+      local t = {}
+      for i = 1, count do t[i] = 0 end
+      return t
+    end
+
+    -- y = x (*) w + b, and dx and dw of dy, summed in double.
+    local function direct(x, w, b, pad, group)
+      local xs, ws, bs = flat(x), flat(w), flat(b)
+      local y = {}
+      local n, m, oh, ow = each_product(x:size(), w:size(), pad, group, function(xi, wi, yi)
+        y[yi] = (y[yi] or 0) + xs[xi] * ws[wi]
+      end)
+      for i = 1, n * m * oh * ow do y[i] = (y[i] or 0) + bs[(i - 1) // (oh * ow) % m + 1] end
       return cv.tensor(y):view(n, m, oh, ow)
     end
 
-    -- dx[c] = sum over o of dy[o] correlated with w[o][c], from the forward's
-    -- definition: each y(r, q) adds x(r + kh - pad, q + kw - pad) w(kh, kw).
     local function direct_dx(x, w, dy, pad, group)
-      local n, c, h, wd = table.unpack(x:size())
-      local m, oh, ow = table.unpack(dy:size(), 2)
-      local k = w:size()[3]
-      local ws, ds, dx = flat(w), flat(dy), {}
-      for i = 1, n * c * h * wd do dx[i] = 0 end
-      local cg, mg = c // group, m // group
-      for img = 0, n - 1 do
-        for o = 0, m - 1 do
-          local gi = o // mg
-          for r = 0, oh - 1 do
-            for q = 0, ow - 1 do
-              local g = ds[((img * m + o) * oh + r) * ow + q + 1]
-              for ci = 0, cg - 1 do
-                local plane = (img * c + gi * cg + ci) * h * wd
-                for kh = 0, k - 1 do
-                  local hh = r + kh - pad
-                  for kw = 0, k - 1 do
-                    local ww = q + kw - pad
-                    if hh >= 0 and hh < h and ww >= 0 and ww < wd then
-                      local at = plane + hh * wd + ww + 1
-                      dx[at] = dx[at] + g * ws[((o * cg + ci) * k + kh) * k + kw + 1]
-                    end
-                  end
-                end
-              end
-            end
-          end
-        end
-      end
+      local ws, ds, dx = flat(w), flat(dy), zeros(x:numel())
+      each_product(x:size(), w:size(), pad, group, function(xi, wi, yi)
+        dx[xi] = dx[xi] + ds[yi] * ws[wi]
+      end)
       return cv.tensor(dx):view(x:size())
     end
 
-    -- dw[o][c] = sum over images and outputs of dy(r, q) x(r + kh - pad, q + kw - pad).
     local function direct_dw(x, w, dy, pad, group)
-      local n, c, h, wd = table.unpack(x:size())
-      local m, oh, ow = table.unpack(dy:size(), 2)
-      local k = w:size()[3]
-      local xs, ds, dw = flat(x), flat(dy), {}
-      local cg, mg = c // group, m // group
-      for i = 1, m * cg * k * k do dw[i] = 0 end
-      for img = 0, n - 1 do
-        for o = 0, m - 1 do
-          local gi = o // mg
-          for r = 0, oh - 1 do
-            for q = 0, ow - 1 do
-              local g = ds[((img * m + o) * oh + r) * ow + q + 1]
-              for ci = 0, cg - 1 do
-                local plane = (img * c + gi * cg + ci) * h * wd
-                for kh = 0, k - 1 do
-                  local hh = r + kh - pad
-                  for kw = 0, k - 1 do
-                    local ww = q + kw - pad
-                    if hh >= 0 and hh < h and ww >= 0 and ww < wd then
-                      local at = ((o * cg + ci) * k + kh) * k + kw + 1
-                      dw[at] = dw[at] + g * xs[plane + hh * wd + ww + 1]
-                    end
-                  end
-                end
-              end
-            end
-          end
-        end
-      end
+      local xs, ds, dw = flat(x), flat(dy), zeros(w:numel())
+      each_product(x:size(), w:size(), pad, group, function(xi, wi, yi)
+        dw[wi] = dw[wi] + ds[yi] * xs[xi]
+      end)
       return cv.tensor(dw):view(w:size())
     end
 
