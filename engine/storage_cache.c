@@ -11,7 +11,6 @@
 #define MAX_BYTES ((size_t)64 << 20)
 #define TOTAL_BYTES ((size_t)256 << 20)
 #define SLOTS 64
-#define PAGE ((size_t)4096)
 
 /* Under AddressSanitizer a kept block is poisoned until it is taken again,
  * so that a use after free is still caught. */
@@ -44,13 +43,6 @@ static uint64_t clock_ticks;
 
 static int keepable(size_t bytes) {
   return bytes >= MIN_BYTES && bytes <= MAX_BYTES;
-}
-
-size_t cv_storage_cache_round(size_t bytes) {
-  bytes = (bytes + 63) & ~(size_t)63;
-  if (keepable((bytes + PAGE - 1) & ~(PAGE - 1)))
-    bytes = (bytes + PAGE - 1) & ~(PAGE - 1);
-  return bytes;
 }
 
 float *cv_storage_cache_take(size_t bytes) {

@@ -7,15 +7,11 @@
 
 #include <stddef.h>
 
-/* The byte size storage asks for: a multiple of 64 (aligned_alloc), and of
- * the page size for blocks big enough to be kept. */
-size_t cv_storage_cache_round(size_t bytes);
-
 /* A kept block of exactly `bytes` (64-byte aligned, contents undefined), or
  * NULL. */
 float *cv_storage_cache_take(size_t bytes);
 
-/* Keeps or frees `data` (from aligned_alloc or an earlier take, with at
+/* Keeps or frees `data` (from cv_memory_alloc or an earlier take, with at
  * least `bytes` usable; 0 when unknown: then it is freed). Keeps blocks of
  * 256 KB to 64 MB, up to 256 MB in all, dropping the oldest first; a block
  * is only handed out again for a request of exactly its `bytes`. */

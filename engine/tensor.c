@@ -2,6 +2,7 @@
 #include "tensor.h"
 
 #include "autograd.h"
+#include "memory.h"
 #include "storage_cache.h"
 #include "tensor_impl.h"
 
@@ -19,9 +20,9 @@ static cv_storage *storage_new(int64_t numel, int zero, cv_error *err) {
     cv_error_set(err, "out of memory allocating a tensor header");
     return NULL;
   }
-  size_t bytes = cv_storage_cache_round((size_t)(numel > 0 ? numel : 1) * sizeof(float));
+  size_t bytes = cv_memory_round((size_t)(numel > 0 ? numel : 1) * sizeof(float));
   s->data = cv_storage_cache_take(bytes);
-  if (!s->data) s->data = aligned_alloc(64, bytes);
+  if (!s->data) s->data = cv_memory_alloc(bytes);
   if (!s->data) {
     free(s);
     cv_error_set(err, "out of memory allocating %lld floats",

@@ -4,21 +4,22 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "../memory.h"
 #include "layers.h"
 
 float *cv_workspace_reserve(cv_workspace *ws, size_t n, cv_error *err) {
   if (n <= ws->capacity && ws->data) return ws->data;
   /* Round up so that a slowly growing request does not realloc each time. */
   size_t cap = n + n / 4 + 16;
-  size_t bytes = (cap * sizeof(float) + 63) / 64 * 64;
-  float *p = aligned_alloc(64, bytes);
+  size_t bytes = cv_memory_round(cap * sizeof(float));
+  float *p = cv_memory_alloc(bytes);
   if (!p) {
     cv_error_set(err, "workspace: out of memory for %zu floats", n);
     return NULL;
   }
   free(ws->data);
   ws->data = p;
-  ws->capacity = cap;
+  ws->capacity = bytes / sizeof(float);
   return p;
 }
 
