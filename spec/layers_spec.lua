@@ -232,7 +232,7 @@ describe("nn", function()
     end)
   end)
 
-  describe("conv2d() stride 1, 3x3 (Winograd from 16 channels per group) and 5x5", function()
+  describe("conv2d() 3x3 and 5x5 stride 1, by im2col and by Winograd's transforms", function()
     -- y, dx and dw against sums in double, on odd and even sizes, pads 0 to
     -- kernel - 1, groups, and the 16-channel edge: every element within 1e-5
     -- of the largest value (float32 sums of 144 to 1200 products in +-1).
@@ -316,46 +316,74 @@ describe("nn", function()
       {{1, 16, 8, 11}, 24, 5, 0, 1}, {{1, 48, 6, 6}, 32, 5, 3, 2},
     } do
       local size, m, k, pad, group = table.unpack(case)
-      it(string.format("input %s, %d outputs, %dx%d, pad %d, group %d", table.concat(size, "x"), m,
-          k, k, pad, group), function()
-        local x, w, b = rand(table.unpack(size)), rand(m, size[2] // group, k, k), rand(m)
-        local opts = {pad = pad, group = group, algorithm = k == 3 and "winograd" or "im2col"}
-        local y = nn.conv2d(x, w, b, opts)
-        within_largest(y, direct(x, w, b, pad, group), "y")
-        local dy = rand(table.unpack(y:size()))
-        local dx, dw = nn.conv2d_backward(x, w, dy, opts)
-        within_largest(dx, direct_dx(x, w, dy, pad, group), "dx")
-        within_largest(dw, direct_dw(x, w, dy, pad, group), "dw")
-      end)
+      for _, algorithm in ipairs{"im2col", "winograd"} do
+        it(string.format("input %s, %d outputs, %dx%d, pad %d, group %d, %s", table.concat(size, "x"), m,
+            k, k, pad, group, algorithm), function()
+          local x, w, b = rand(table.unpack(size)), rand(m, size[2] // group, k, k), rand(m)
+          local opts = {pad = pad, group = group, algorithm = algorithm}
+          local y = nn.conv2d(x, w, b, opts)
+          within_largest(y, direct(x, w, b, pad, group), "y")
+          local dy = rand(table.unpack(y:size()))
+          local dx, dw = nn.conv2d_backward(x, w, dy, opts)
+          within_largest(dx, direct_dx(x, w, dy, pad, group), "dx")
+          within_largest(dw, direct_dw(x, w, dy, pad, group), "dw")
+        end)
+      end
     end
   end)
 
   describe("conv2d() algorithm", function()
-    it("is Winograd's by default for CaffeNet's conv4 at batch 8, as close to im2col's as float32 allows", function()
-      local x, w, b = rand(8, 384, 13, 13), rand(384, 192, 3, 3), rand(384)
-      local dy = rand(8, 384, 13, 13)
-      local function run(algorithm)
-        local opts = {pad = 1, group = 2, algorithm = algorithm}
-        local y = nn.conv2d(x, w, b, opts)
-        return y, nn.conv2d_backward(x, w, dy, opts)
-      end
-      local y1, dx1, dw1 = run("im2col")
-      local y2, dx2, dw2 = run()
-      local y3 = nn.conv2d(x, w, b, {pad = 1, group = 2, algorithm = "winograd"})
-      assert.same(flat(y3), flat(y2)) -- the default took the Winograd path
-      for _, c in ipairs{{y2, y1, "y"}, {dx2, dx1, "dx"}, {dw2, dw1, "dw"}} do
-        local d = (c[1] - c[2]):abs():max():item()
-        local big = c[2]:abs():max():item()
-        assert.is_true(d <= 1e-5 * big, string.format("%s: off by %.3g, largest %.3g", c[3], d, big))
-        assert.is_true(d > 0, c[3] .. ": the two algorithms should round differently")
-      end
+    -- CaffeNet's conv4 (3x3) and conv2 (5x5) at batch 8: the default is
+    -- Winograd's, as close to im2col's as float32 allows (5x5's transforms
+    -- round more: within 2e-5 of the largest value).
+    for _, case in ipairs{{"conv4", {8, 384, 13, 13}, 384, 3, 1, 2, 1e-5},
+                          {"conv2", {8, 96, 27, 27}, 256, 5, 2, 2, 2e-5}} do
+      local name, size, m, k, pad, group, tol = table.unpack(case)
+      it("is Winograd's by default for CaffeNet's " .. name .. " at batch 8, close to im2col's", function()
+        local x, w, b = rand(table.unpack(size)), rand(m, size[2] // group, k, k), rand(m)
+        local dy = rand(size[1], m, size[3], size[4])
+        local function run(algorithm)
+          local opts = {pad = pad, group = group, algorithm = algorithm}
+          local y = nn.conv2d(x, w, b, opts)
+          return y, nn.conv2d_backward(x, w, dy, opts)
+        end
+        local y1, dx1, dw1 = run("im2col")
+        local y2, dx2, dw2 = run()
+        local y3 = nn.conv2d(x, w, b, {pad = pad, group = group, algorithm = "winograd"})
+        assert.same(flat(y3), flat(y2)) -- the default took the Winograd path
+        for _, c in ipairs{{y2, y1, "y"}, {dx2, dx1, "dx"}, {dw2, dw1, "dw"}} do
+          local d = (c[1] - c[2]):abs():max():item()
+          local big = c[2]:abs():max():item()
+          assert.is_true(d <= tol * big, string.format("%s: off by %.3g, largest %.3g", c[3], d, big))
+          assert.is_true(d > 0, c[3] .. ": the two algorithms should round differently")
+        end
+      end)
+    end
+
+    it("can be set for every convolution, the net's too", function()
+      local x, w = rand(8, 32, 9, 9), rand(32, 32, 5, 5)
+      local winograd = nn.conv2d(x, w, nil, {pad = 2, algorithm = "winograd"})
+      local im2col = nn.conv2d(x, w, nil, {pad = 2, algorithm = "im2col"})
+      assert.equal("auto", nn.set_conv_algorithm("im2col"))
+      assert.same(flat(im2col), flat(nn.conv2d(x, w, nil, {pad = 2})))
+      assert.equal("im2col", nn.set_conv_algorithm("winograd"))
+      assert.same(flat(winograd), flat(nn.conv2d(x, w, nil, {pad = 2})))
+      -- where Winograd does not fit, the setting falls back to im2col
+      assert.same(flat(nn.conv2d(x, w, nil, {stride = 2, algorithm = "im2col"})),
+        flat(nn.conv2d(x, w, nil, {stride = 2})))
+      assert.equal("winograd", nn.set_conv_algorithm("auto"))
+      assert.has.error(function() nn.set_conv_algorithm("direct") end)
     end)
 
     it("names what Winograd's algorithm cannot take", function()
       assert.has.error(function()
-        nn.conv2d(rand(1, 2, 9, 9), rand(2, 2, 5, 5), nil, {algorithm = "winograd"})
-      end, "conv2d: the Winograd algorithm takes 3x3 kernels with stride 1, no dilation and "
-        .. "equal pads of at most 2, not kernel 5x5, stride 1x1, dilation 1x1, pad 0x0")
+        nn.conv2d(rand(1, 2, 9, 9), rand(2, 2, 3, 3), nil, {stride = 2, algorithm = "winograd"})
+      end, "conv2d: the Winograd algorithm takes 3x3 or 5x5 kernels with stride 1, no dilation "
+        .. "and equal pads smaller than the kernel, not kernel 3x3, stride 2x2, dilation 1x1, pad 0x0")
+      assert.has.error(function()
+        nn.conv2d(rand(1, 2, 9, 9), rand(2, 2, 7, 7), nil, {algorithm = "winograd"})
+      end, "conv2d: the Winograd algorithm takes 3x3 or 5x5 kernels with stride 1, no dilation "
+        .. "and equal pads smaller than the kernel, not kernel 7x7, stride 1x1, dilation 1x1, pad 0x0")
       assert.has.error(function() nn.conv2d(rand(1, 2, 9, 9), rand(2, 2, 3, 3), nil, {algorithm = "fft"}) end)
     end)
   end)

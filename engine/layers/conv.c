@@ -9,6 +9,16 @@
 #include "layers.h"
 #include "winograd.h"
 
+static cv_conv_algorithm default_algorithm = CV_CONV_AUTO;
+
+cv_conv_algorithm cv_conv_set_default_algorithm(cv_conv_algorithm a) {
+  cv_conv_algorithm before = default_algorithm;
+  default_algorithm = a;
+  return before;
+}
+
+cv_conv_algorithm cv_conv_default_algorithm(void) { return default_algorithm; }
+
 cv_conv_params cv_conv_params_default(void) {
   cv_conv_params p = {1, 1, 1, 1, 0, 0, 1, 1, 1, CV_CONV_AUTO};
   return p;
@@ -34,12 +44,12 @@ static int check_params(const cv_conv_params *p, cv_error *err) {
     return cv_error_set(err, "conv2d: pad %dx%d must not be negative", p->pad_h,
                         p->pad_w);
   if (p->algorithm == CV_CONV_WINOGRAD && !cv_winograd_fits(p))
-    return cv_error_set(err, "conv2d: the Winograd algorithm takes 3x3 kernels "
-                        "with stride 1, no dilation and equal pads of at most "
-                        "2, not kernel %dx%d, stride %dx%d, dilation %dx%d, "
-                        "pad %dx%d", p->kernel_h, p->kernel_w, p->stride_h,
-                        p->stride_w, p->dilation_h, p->dilation_w, p->pad_h,
-                        p->pad_w);
+    return cv_error_set(err, "conv2d: the Winograd algorithm takes 3x3 or 5x5 "
+                        "kernels with stride 1, no dilation and equal pads "
+                        "smaller than the kernel, not kernel %dx%d, stride "
+                        "%dx%d, dilation %dx%d, pad %dx%d", p->kernel_h,
+                        p->kernel_w, p->stride_h, p->stride_w, p->dilation_h,
+                        p->dilation_w, p->pad_h, p->pad_w);
   return 0;
 }
 
@@ -206,7 +216,8 @@ int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
   if (cv_tensor_numel(y) == 0) return 0;
   if (g.kdim == 0) return zero_channels(&g, b, y);
   if (cv_winograd_applies(p, g.c / p->group, g.mg, g.n, g.oh, g.ow)) {
-    cv_winograd_shape s = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h};
+    cv_winograd_shape s = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h,
+                           p->kernel_h};
     return cv_winograd_forward(&s, cv_tensor_data(x), cv_tensor_data(w),
                                b ? cv_tensor_data(b) : NULL, cv_tensor_data(y),
                                ws, err);
@@ -341,7 +352,7 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
     if (dx) cv_tensor_fill(dx, 0.0f);
     return 0;
   }
-  /* 3x3 stride 1: the weight gradient, and the input gradient (a
+  /* 3x3 and 5x5 stride 1: the weight gradient, and the input gradient (a
    * convolution of dy), by Winograd's transforms; what is left by im2col. */
   float *dx_winograd = NULL, *dw_winograd = NULL;
   if (dx && cv_winograd_applies(p, g.mg, g.c / p->group, g.n, g.h, g.w)) {
@@ -354,11 +365,13 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
   }
   if ((dw || dx) && conv_backward_im2col(p, &g, x, w, dy, dx, dw, ws, err))
     return -1;
-  cv_winograd_shape fwd = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h};
+  cv_winograd_shape fwd = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h,
+                           p->kernel_h};
   if (dw_winograd && cv_winograd_weight_grad(&fwd, cv_tensor_data(x), cv_tensor_data(dy),
                                              dw_winograd, ws, err))
     return -1;
-  cv_winograd_shape bwd = {g.n, g.m, g.oh, g.ow, g.c, g.h, g.w, p->group, 2 - p->pad_h};
+  cv_winograd_shape bwd = {g.n, g.m, g.oh, g.ow, g.c, g.h, g.w, p->group,
+                           p->kernel_h - 1 - p->pad_h, p->kernel_h};
   return dx_winograd ? cv_winograd_input_grad(&bwd, cv_tensor_data(dy), cv_tensor_data(w),
                                               dx_winograd, ws, err)
                      : 0;

@@ -60,11 +60,18 @@ int cv_threads_get(void);
 /* ---- Convolution --------------------------------------------------------
  * x: N x C x H x W, w: M x (C/group) x kh x kw, b: M (or NULL), y: N x M x OH x OW
  * with OH = (H + 2 pad_h - (dilation_h (kh - 1) + 1)) / stride_h + 1. */
-/* How the products are formed: AUTO picks Winograd's F(2x2, 3x3)
- * (winograd.h) where it is faster, else im2col + GEMM; the others force one
- * (WINOGRAD only for 3x3, stride 1, no dilation, equal pads up to 2). The
- * two round differently, within float32's error of the same sums. */
+/* How the products are formed: AUTO picks Winograd's F(2x2, 3x3) or
+ * F(2x2, 5x5) (winograd.h) where it is faster, else im2col + GEMM; the
+ * others force one (WINOGRAD only for 3x3 or 5x5, stride 1, no dilation,
+ * equal pads below the kernel size). The two round differently, within
+ * float32's error of the same sums. */
 typedef enum { CV_CONV_AUTO, CV_CONV_IM2COL, CV_CONV_WINOGRAD } cv_conv_algorithm;
+
+/* What AUTO means for every convolution from now on (the net's too): AUTO
+ * (the engine's choice), IM2COL, or WINOGRAD wherever it fits. Returns the
+ * previous setting. */
+cv_conv_algorithm cv_conv_set_default_algorithm(cv_conv_algorithm a);
+cv_conv_algorithm cv_conv_default_algorithm(void);
 
 typedef struct {
   int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;

@@ -1,349 +1,440 @@
-/* winograd.c — F(2x2, 3x3) convolution (winograd.h).
+/* winograd.c — F(2x2, 3x3) and F(2x2, 5x5) convolution (winograd.h).
  *
- * Per 4x4 input tile d and 3x3 kernel g, a 2x2 output block is
+ * Per a x a input tile d (a = r + 1) and r x r kernel g, a 2x2 output block
+ * is
  *   Y = A^T [ (G g G^T) .* (B^T d B) ] A,
  * and the sum over input channels of the element-wise products is, for each
- * of the 16 positions e of the 4x4, one GEMM: transformed weights (out x in)
- * times transformed tiles (in x tiles of every image). The transforms only
- * add, subtract and halve; the GEMMs carry the arithmetic, 16/36 of
- * im2col's. */
+ * of the a^2 positions e of the tile, one GEMM: transformed tiles (blocks x
+ * in) times transformed weights (in x out). The GEMMs carry a^2 / (4 r^2)
+ * of im2col's arithmetic: 16/36 for 3x3, 36/100 for 5x5.
+ *
+ * The matrices are Toom-Cook's for the points 0, 1, -1 (and 2, -2 for 5x5)
+ * and infinity. The tile transforms work on 16 channels at once (one vector
+ * per tile position), so the transformed tiles and products are laid out
+ * [e][block][channel]; each group of 16 planes is first copied into
+ * position-major order with a zero border. */
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
 #include "winograd.h"
 
+#define MAX_A 6
+#define LANES 16
+
+/* 16 floats; aligned(4) so that any float address may be loaded. */
+typedef float vec __attribute__((vector_size(64), aligned(4)));
+#define VLOAD(p) (*(const vec *)(p))
+#define VSTORE(p, v) (*(vec *)(p) = (v))
+
+typedef struct {
+  int r, a;               /* kernel size, tile size r + 1 */
+  float bt[MAX_A][MAX_A]; /* B^T: a x a */
+  float g[MAX_A][5];      /* G: a x r */
+  float at[2][MAX_A];     /* A^T: 2 x a */
+} kind;
+
+static const kind F3 = {
+    3, 4,
+    {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}},
+    {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}},
+    {{1, 1, 1, 0}, {0, 1, -1, -1}},
+};
+
+static const kind F5 = {
+    5, 6,
+    {{4, 0, -5, 0, 1, 0},
+     {0, -4, -4, 1, 1, 0},
+     {0, 4, -4, -1, 1, 0},
+     {0, -2, -1, 2, 1, 0},
+     {0, 2, -1, -2, 1, 0},
+     {0, 4, 0, -5, 0, 1}},
+    {{1.0f / 4, 0, 0, 0, 0},
+     {-1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6},
+     {-1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6},
+     {1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3},
+     {1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3},
+     {0, 0, 0, 0, 1}},
+    {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 1}},
+};
+
 /* Below about this many 2x2 output blocks in all (5 images of CaffeNet's
- * 13x13), the 16 GEMMs are too thin and the weights' transform too large a
- * share: im2col is as fast or faster (measured on conv3-5 at batch 1 to 16). */
+ * 13x13), the GEMMs are too thin and the weights' transform too large a
+ * share: im2col is as fast or faster. */
 #define MIN_BLOCKS 256
 
 int cv_winograd_fits(const cv_conv_params *p) {
-  return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 &&
+  int k = p->kernel_h;
+  return (k == 3 || k == 5) && p->kernel_w == k && p->stride_h == 1 &&
          p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
-         p->pad_h == p->pad_w && p->pad_h <= 2;
+         p->pad_h == p->pad_w && p->pad_h <= k - 1;
 }
 
 int cv_winograd_applies(const cv_conv_params *p, int64_t in_per_group,
                         int64_t out_per_group, int64_t n, int64_t oh,
                         int64_t ow) {
-  if (p->algorithm == CV_CONV_IM2COL || !cv_winograd_fits(p)) return 0;
-  return p->algorithm == CV_CONV_WINOGRAD ||
+  cv_conv_algorithm a = p->algorithm != CV_CONV_AUTO ? p->algorithm
+                                                     : cv_conv_default_algorithm();
+  if (a == CV_CONV_IM2COL || !cv_winograd_fits(p)) return 0;
+  return a == CV_CONV_WINOGRAD ||
          (in_per_group >= 16 && out_per_group >= 16 &&
           n * ((oh + 1) / 2) * ((ow + 1) / 2) >= MIN_BLOCKS);
 }
 
 typedef struct {
   const cv_winograd_shape *s;
-  int64_t in_g, out_g;   /* channels per group, in and out */
-  int64_t tiles_w, tiles; /* 2x2 output blocks per row, per image */
-  int64_t t;              /* blocks of all images: the GEMMs' columns */
-  int64_t scratch;        /* floats of scratch per thread for the transforms */
+  const kind *k;
+  int64_t in_g, out_g;    /* channels per group, in and out */
+  int64_t tiles_w, tiles_h, tiles; /* 2x2 output blocks per row, column, image */
+  int64_t t;              /* blocks of the images: rows of the GEMMs */
+  int64_t ph, pw;         /* the padded input plane the tiles cover */
+  int64_t scratch;        /* floats of scratch per thread */
 } plan;
 
-/* u[e][c][t] for every input plane and 2x2 output block t. Per plane: the
- * plane is copied into a zero border (the padding), then B^T d B is done
- * for a whole row of tiles at once, first down the rows (B^T d), then
- * across (. B), each of the 16 results written as one run of tiles. */
+static plan make_plan(const cv_winograd_shape *s) {
+  plan pl = {s, s->kernel == 5 ? &F5 : &F3, s->c / s->group, s->m / s->group,
+             (s->ow + 1) / 2, (s->oh + 1) / 2, 0, 0, 0, 0, 0};
+  int64_t a = pl.k->a;
+  pl.tiles = pl.tiles_w * pl.tiles_h;
+  pl.t = s->n * pl.tiles;
+  pl.ph = 2 * pl.tiles_h + a - 2;
+  pl.pw = 2 * pl.tiles_w + a - 2;
+  pl.scratch = pl.ph * pl.pw * LANES; /* covers the 2th x 2tw of the output */
+  return pl;
+}
+
+/* Copies planes [c0, c0 + n) of one image (h x w each) into buf, position
+ * by position with 16 lanes (channel c0 + l in lane l), at offset `off`
+ * inside a zero border of bh x bw positions. */
+static void gather_planes(const float *x, int64_t h, int64_t w, int64_t n,
+                          int64_t off, int64_t bh, int64_t bw, float *buf) {
+  memset(buf, 0, sizeof(float) * (size_t)(bh * bw * LANES));
+  for (int64_t l = 0; l < n; l++) {
+    const float *xp = x + l * h * w;
+    for (int64_t i = 0; i < h; i++)
+      for (int64_t j = 0; j < w; j++)
+        buf[((i + off) * bw + j + off) * LANES + l] = xp[i * w + j];
+  }
+}
+
+/* The first n lanes of v to dst (all 16 when n is 16). */
+static inline void store_lanes(float *dst, const vec *v, int64_t n) {
+  if (n == LANES) VSTORE(dst, *v);
+  else memcpy(dst, v, sizeof(float) * (size_t)n);
+}
+
+/* out = B^T d B for one tile of 16 channels. Inlined with a constant kind,
+ * the coefficient loops unroll and zero terms drop out. */
+static inline __attribute__((always_inline)) void tile_in(const kind *k,
+                                                          const vec *d,
+                                                          vec *out) {
+  int a = k->a;
+  vec r[MAX_A * MAX_A];
+  for (int i = 0; i < a; i++)
+    for (int j = 0; j < a; j++) {
+      vec sum = {0};
+      for (int q = 0; q < a; q++)
+        if (k->bt[i][q] != 0.0f) sum += k->bt[i][q] * d[q * a + j];
+      r[i * a + j] = sum;
+    }
+  for (int i = 0; i < a; i++)
+    for (int j = 0; j < a; j++) {
+      vec sum = {0};
+      for (int q = 0; q < a; q++)
+        if (k->bt[j][q] != 0.0f) sum += k->bt[j][q] * r[i * a + q];
+      out[i * a + j] = sum;
+    }
+}
+
+/* u[e][t][c] = (B^T d B)[e] for the 16 (or fewer) input planes of job q
+ * (image, block of channels) and each of their blocks t. */
+static inline __attribute__((always_inline)) void input_job(
+    const kind *k, const plan *pl, const float *x, float *u, float *buf,
+    int64_t q) {
+  const cv_winograd_shape *s = pl->s;
+  int a = k->a;
+  int64_t blocks = (s->c + LANES - 1) / LANES, img = q / blocks;
+  int64_t c0 = (q % blocks) * LANES, n = s->c - c0 < LANES ? s->c - c0 : LANES;
+  gather_planes(x + (img * s->c + c0) * s->h * s->w, s->h, s->w, n, s->pad,
+                pl->ph, pl->pw, buf);
+  size_t e_step = (size_t)(pl->t * s->c);
+  for (int64_t ty = 0; ty < pl->tiles_h; ty++)
+    for (int64_t tx = 0; tx < pl->tiles_w; tx++) {
+      vec d[MAX_A * MAX_A], v[MAX_A * MAX_A];
+      for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++)
+          d[i * a + j] = VLOAD(buf + ((2 * ty + i) * pl->pw + 2 * tx + j) * LANES);
+      tile_in(k, d, v);
+      float *out = u + (img * pl->tiles + ty * pl->tiles_w + tx) * s->c + c0;
+      for (int e = 0; e < a * a; e++) store_lanes(out + e * e_step, &v[e], n);
+    }
+}
+
+/* y = A^T m A + b for each block of the 16 (or fewer) output planes of job q
+ * (image, block of channels), through buf (position-major) to the planes. */
+static inline __attribute__((always_inline)) void output_job(
+    const kind *k, const plan *pl, const float *prod, const float *b,
+    float *y, float *buf, int64_t q) {
+  const cv_winograd_shape *s = pl->s;
+  int a = k->a;
+  int64_t blocks = (s->m + LANES - 1) / LANES, img = q / blocks;
+  int64_t m0 = (q % blocks) * LANES, n = s->m - m0 < LANES ? s->m - m0 : LANES;
+  int64_t bw = 2 * pl->tiles_w;
+  vec bias = {0};
+  for (int64_t l = 0; l < n && b; l++) bias[l] = b[m0 + l];
+  size_t e_step = (size_t)(pl->t * s->m);
+  for (int64_t ty = 0; ty < pl->tiles_h; ty++)
+    for (int64_t tx = 0; tx < pl->tiles_w; tx++) {
+      const float *src = prod + (img * pl->tiles + ty * pl->tiles_w + tx) * s->m + m0;
+      vec m[MAX_A * MAX_A], r[2 * MAX_A];
+      for (int e = 0; e < a * a; e++) m[e] = VLOAD(src + e * e_step);
+      for (int p = 0; p < 2; p++) /* A^T m */
+        for (int j = 0; j < a; j++) {
+          vec sum = {0};
+          for (int i = 0; i < a; i++)
+            if (k->at[p][i] != 0.0f) sum += k->at[p][i] * m[i * a + j];
+          r[p * a + j] = sum;
+        }
+      for (int p = 0; p < 2; p++) /* (A^T m) A */
+        for (int qv = 0; qv < 2; qv++) {
+          vec sum = bias;
+          for (int j = 0; j < a; j++)
+            if (k->at[qv][j] != 0.0f) sum += k->at[qv][j] * r[p * a + j];
+          VSTORE(buf + ((2 * ty + p) * bw + 2 * tx + qv) * LANES, sum);
+        }
+    }
+  for (int64_t l = 0; l < n; l++) {
+    float *yp = y + (img * s->m + m0 + l) * s->oh * s->ow;
+    for (int64_t i = 0; i < s->oh; i++)
+      for (int64_t j = 0; j < s->ow; j++) yp[i * s->ow + j] = buf[(i * bw + j) * LANES + l];
+  }
+}
+
+/* z[e][t][m] = (A dy A^T)[e] for each 2x2 block of the 16 (or fewer)
+ * gradient planes of job q (image, block of channels); zeros where a block
+ * overhangs an odd output size. */
+static inline __attribute__((always_inline)) void grad_job(
+    const kind *k, const plan *pl, const float *dy, float *z, float *buf,
+    int64_t q) {
+  const cv_winograd_shape *s = pl->s;
+  int a = k->a;
+  int64_t blocks = (s->m + LANES - 1) / LANES, img = q / blocks;
+  int64_t m0 = (q % blocks) * LANES, n = s->m - m0 < LANES ? s->m - m0 : LANES;
+  int64_t bh = 2 * pl->tiles_h, bw = 2 * pl->tiles_w;
+  gather_planes(dy + (img * s->m + m0) * s->oh * s->ow, s->oh, s->ow, n, 0, bh, bw, buf);
+  size_t e_step = (size_t)(pl->t * s->m);
+  for (int64_t ty = 0; ty < pl->tiles_h; ty++)
+    for (int64_t tx = 0; tx < pl->tiles_w; tx++) {
+      vec g[4], rr[2 * MAX_A], v;
+      for (int p = 0; p < 2; p++)
+        for (int qv = 0; qv < 2; qv++)
+          g[p * 2 + qv] = VLOAD(buf + ((2 * ty + p) * bw + 2 * tx + qv) * LANES);
+      for (int i = 0; i < a; i++) /* A dy: a x 2 */
+        for (int qv = 0; qv < 2; qv++) {
+          vec sum = {0};
+          for (int p = 0; p < 2; p++)
+            if (k->at[p][i] != 0.0f) sum += k->at[p][i] * g[p * 2 + qv];
+          rr[i * 2 + qv] = sum;
+        }
+      float *out = z + (img * pl->tiles + ty * pl->tiles_w + tx) * s->m + m0;
+      for (int i = 0; i < a; i++) /* (A dy) A^T */
+        for (int j = 0; j < a; j++) {
+          vec sum = {0};
+          for (int qv = 0; qv < 2; qv++)
+            if (k->at[qv][j] != 0.0f) sum += k->at[qv][j] * rr[i * 2 + qv];
+          v = sum;
+          store_lanes(out + (i * a + j) * e_step, &v, n);
+        }
+    }
+}
+
+/* The jobs of one transform on every thread, each with its own scratch; F3
+ * or F5 a constant inside each loop. */
+#define EACH_JOB(pl, jobs, scratch, call)                                    \
+  _Pragma("omp parallel") {                                                \
+    float *mine = (scratch) + (size_t)omp_get_thread_num() * (size_t)(pl)->scratch; \
+    _Pragma("omp for schedule(static)")                                    \
+    for (int64_t q = 0; q < (jobs); q++) {                                 \
+      if ((pl)->k->r == 5) call(&F5, mine, q);                             \
+      else call(&F3, mine, q);                                             \
+    }                                                                      \
+  }
+
+static int64_t jobs(const plan *pl, int64_t channels) {
+  return pl->s->n * ((channels + LANES - 1) / LANES);
+}
+
 static void transform_input(const plan *pl, const float *x, float *u,
                             float *scratch) {
-  const cv_winograd_shape *s = pl->s;
-  int64_t planes = s->n * s->c, tw = pl->tiles_w, th = pl->tiles / tw;
-  int64_t ph = 2 * th + 2, pw = 2 * tw + 2;
-#pragma omp parallel
-  {
-    float *pad = scratch + (size_t)omp_get_thread_num() * (size_t)pl->scratch;
-    float *r = pad + ph * pw; /* 4 rows of B^T d */
-#pragma omp for schedule(static)
-    for (int64_t q = 0; q < planes; q++) {
-      int64_t img = q / s->c, c = q % s->c;
-      const float *xp = x + q * s->h * s->w;
-      for (int64_t i = 0; i < ph; i++)
-        for (int64_t j = 0; j < pw; j++) {
-          int64_t h = i - s->pad, w = j - s->pad;
-          pad[i * pw + j] = h >= 0 && h < s->h && w >= 0 && w < s->w ? xp[h * s->w + w] : 0.0f;
-        }
-      for (int64_t ty = 0; ty < th; ty++) {
-        const float *d0 = pad + 2 * ty * pw, *d1 = d0 + pw, *d2 = d1 + pw, *d3 = d2 + pw;
-        for (int64_t j = 0; j < pw; j++) {
-          r[j] = d0[j] - d2[j];
-          r[pw + j] = d1[j] + d2[j];
-          r[2 * pw + j] = d2[j] - d1[j];
-          r[3 * pw + j] = d1[j] - d3[j];
-        }
-        float *out = u + c * pl->t + img * pl->tiles + ty * tw;
-        size_t e_step = (size_t)(s->c * pl->t);
-        for (int i = 0; i < 4; i++) {
-          const float *ri = r + i * pw;
-          float *o0 = out + (size_t)(4 * i) * e_step, *o1 = o0 + e_step;
-          float *o2 = o1 + e_step, *o3 = o2 + e_step;
-          for (int64_t tx = 0; tx < tw; tx++) {
-            o0[tx] = ri[2 * tx] - ri[2 * tx + 2];
-            o1[tx] = ri[2 * tx + 1] + ri[2 * tx + 2];
-            o2[tx] = ri[2 * tx + 2] - ri[2 * tx + 1];
-            o3[tx] = ri[2 * tx + 1] - ri[2 * tx + 3];
-          }
-        }
-      }
-    }
-  }
+#define INPUT(k, mine, q) input_job(k, pl, x, u, mine, q)
+  EACH_JOB(pl, jobs(pl, pl->s->c), scratch, INPUT)
+#undef INPUT
 }
 
-/* G g G^T of one 3x3 kernel (row-major), into out[16]. */
-static void kernel_transform(const float g[9], float out[16]) {
-  float r[12];
-  for (int j = 0; j < 3; j++) {  /* G g: 4 x 3 */
-    r[0 + j] = g[j];
-    r[3 + j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-    r[6 + j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-    r[9 + j] = g[6 + j];
-  }
-  for (int i = 0; i < 4; i++) {  /* (G g) G^T: 4 x 4 */
-    const float *q = r + 3 * i;
-    out[4 * i + 0] = q[0];
-    out[4 * i + 1] = 0.5f * (q[0] + q[1] + q[2]);
-    out[4 * i + 2] = 0.5f * (q[0] - q[1] + q[2]);
-    out[4 * i + 3] = q[2];
-  }
+static void transform_output(const plan *pl, const float *prod,
+                             const float *b, float *y, float *scratch) {
+#define OUTPUT(k, mine, q) output_job(k, pl, prod, b, y, mine, q)
+  EACH_JOB(pl, jobs(pl, pl->s->m), scratch, OUTPUT)
+#undef OUTPUT
 }
 
-/* v[e][o][i] for output channel o and input channel i (within o's group).
- * For the input gradient (swap set), this convolution's output channel o is
- * the original's input channel and i the original's output channel in that
- * group; the kernel is the original's, turned by 180 degrees. */
+static void transform_grad(const plan *pl, const float *dy, float *z,
+                           float *scratch) {
+#define GRAD(k, mine, q) grad_job(k, pl, dy, z, mine, q)
+  EACH_JOB(pl, jobs(pl, pl->s->m), scratch, GRAD)
+#undef GRAD
+}
+
+/* v[e][o][i] = (G g G^T)[e] for output channel o and input channel i
+ * (within o's group). For the input gradient (swap set), this convolution's
+ * output channel o is the original's input channel and i the original's
+ * output channel in that group; the kernel is the original's, turned by 180
+ * degrees. */
 static void transform_weights(const plan *pl, const float *w, int swap,
                               float *v) {
   const cv_winograd_shape *s = pl->s;
+  const kind *k = pl->k;
+  int r = k->r, a = k->a, rr = r * r;
   int64_t pairs = s->m * pl->in_g;
 #pragma omp parallel for schedule(static)
   for (int64_t q = 0; q < pairs; q++) {
     int64_t o = q / pl->in_g, i = q % pl->in_g;
-    float g[9], t[16];
+    float g[25], t[MAX_A][5];
     if (!swap) {
-      memcpy(g, w + q * 9, sizeof g);
+      memcpy(g, w + q * rr, sizeof(float) * (size_t)rr);
     } else {
       int64_t group = o / pl->out_g, o_local = o % pl->out_g;
-      const float *k = w + ((group * pl->in_g + i) * pl->out_g + o_local) * 9;
-      for (int e = 0; e < 9; e++) g[e] = k[8 - e];
+      const float *src = w + ((group * pl->in_g + i) * pl->out_g + o_local) * rr;
+      for (int e = 0; e < rr; e++) g[e] = src[rr - 1 - e];
     }
-    kernel_transform(g, t);
-    for (int e = 0; e < 16; e++) v[(e * s->m + o) * pl->in_g + i] = t[e];
+    for (int x = 0; x < a; x++) /* G g: a x r */
+      for (int y = 0; y < r; y++) {
+        float sum = 0.0f;
+        for (int z = 0; z < r; z++) sum += k->g[x][z] * g[z * r + y];
+        t[x][y] = sum;
+      }
+    for (int x = 0; x < a; x++) /* (G g) G^T: a x a */
+      for (int y = 0; y < a; y++) {
+        float sum = 0.0f;
+        for (int z = 0; z < r; z++) sum += t[x][z] * k->g[y][z];
+        v[((x * a + y) * s->m + o) * pl->in_g + i] = sum;
+      }
   }
 }
 
-/* prod[e] = v[e] u[e], group by group: 16 x groups independent GEMMs, one
- * per thread at a time (OpenBLAS runs serially inside a parallel region). */
+/* prod[e] = u[e] v[e]^T, group by group: a^2 x groups independent GEMMs,
+ * one per thread at a time (OpenBLAS runs serially inside a parallel
+ * region). */
 static void multiply(const plan *pl, const float *v, const float *u,
                      float *prod) {
   const cv_winograd_shape *s = pl->s;
-  int items = 16 * s->group;
+  int items = pl->k->a * pl->k->a * s->group;
 #pragma omp parallel for schedule(dynamic)
   for (int item = 0; item < items; item++) {
     int e = item / s->group, gi = item % s->group;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pl->out_g,
-                (int)pl->t, (int)pl->in_g, 1.0f,
-                v + (e * s->m + gi * pl->out_g) * pl->in_g, (int)pl->in_g,
-                u + (e * s->c + gi * pl->in_g) * pl->t, (int)pl->t, 0.0f,
-                prod + (e * s->m + gi * pl->out_g) * pl->t, (int)pl->t);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->t,
+                (int)pl->out_g, (int)pl->in_g, 1.0f,
+                u + e * pl->t * s->c + gi * pl->in_g, (int)s->c,
+                v + (e * s->m + gi * pl->out_g) * pl->in_g, (int)pl->in_g, 0.0f,
+                prod + e * pl->t * s->m + gi * pl->out_g, (int)s->m);
   }
 }
 
-/* y = A^T m A for each block, plus the bias, a row of blocks at a time
- * (the 16 products of a block row are runs over its tiles); blocks that
- * overhang an odd output size write only their inside. */
-static void transform_output(const plan *pl, const float *prod,
-                             const float *b, float *y, float *scratch) {
-  const cv_winograd_shape *s = pl->s;
-  int64_t planes = s->n * s->m, tw = pl->tiles_w, th = pl->tiles / tw;
-#pragma omp parallel
-  {
-    float *r = scratch + (size_t)omp_get_thread_num() * (size_t)pl->scratch;
-#pragma omp for schedule(static)
-    for (int64_t q = 0; q < planes; q++) {
-      int64_t img = q / s->m, o = q % s->m;
-      float *yp = y + q * s->oh * s->ow, bias = b ? b[o] : 0.0f;
-      size_t e_step = (size_t)(s->m * pl->t);
-      for (int64_t ty = 0; ty < th; ty++) {
-        const float *m0 = prod + o * pl->t + img * pl->tiles + ty * tw;
-        for (int j = 0; j < 4; j++) { /* A^T m: rows a_j (top) and b_j (bottom) */
-          const float *s0 = m0 + (size_t)j * e_step, *s1 = s0 + 4 * e_step;
-          const float *s2 = s1 + 4 * e_step, *s3 = s2 + 4 * e_step;
-          float *a = r + j * tw, *bt = r + (4 + j) * tw;
-          for (int64_t tx = 0; tx < tw; tx++) {
-            a[tx] = s0[tx] + s1[tx] + s2[tx];
-            bt[tx] = s1[tx] - s2[tx] - s3[tx];
-          }
-        }
-        for (int half = 0; half < 2 && 2 * ty + half < s->oh; half++) {
-          const float *a0 = r + 4 * half * tw, *a1 = a0 + tw, *a2 = a1 + tw, *a3 = a2 + tw;
-          float *row = yp + (2 * ty + half) * s->ow;
-          int64_t full = s->ow / 2; /* blocks with both columns inside */
-          for (int64_t tx = 0; tx < full; tx++) {
-            row[2 * tx] = a0[tx] + a1[tx] + a2[tx] + bias;
-            row[2 * tx + 1] = a1[tx] - a2[tx] - a3[tx] + bias;
-          }
-          if (full < tw) row[2 * full] = a0[full] + a1[full] + a2[full] + bias;
-        }
-      }
-    }
-  }
-}
-
-/* z[e][m][t] = A dy A^T for each 2x2 block of dy (zeros where a block
- * overhangs an odd output size), a row of blocks at a time. */
-static void transform_grad(const plan *pl, const float *dy, float *z,
-                           float *scratch) {
-  const cv_winograd_shape *s = pl->s;
-  int64_t planes = s->n * s->m, tw = pl->tiles_w, th = pl->tiles / tw;
-#pragma omp parallel
-  {
-    float *rows = scratch + (size_t)omp_get_thread_num() * (size_t)pl->scratch;
-#pragma omp for schedule(static)
-    for (int64_t q = 0; q < planes; q++) {
-      int64_t img = q / s->m, m = q % s->m;
-      const float *gp = dy + q * s->oh * s->ow;
-      size_t e_step = (size_t)(s->m * pl->t);
-      for (int64_t ty = 0; ty < th; ty++) {
-        float *y0 = rows, *y1 = rows + 2 * tw; /* the block row, zero-padded */
-        for (int half = 0; half < 2; half++) {
-          float *dst = half ? y1 : y0;
-          int64_t r = 2 * ty + half;
-          for (int64_t j = 0; j < 2 * tw; j++)
-            dst[j] = r < s->oh && j < s->ow ? gp[r * s->ow + j] : 0.0f;
-        }
-        /* A dy: rows y0, y0 + y1, y0 - y1, -y1 (each over the whole block
-         * row); then each 2-column block [p, q] of those times A^T:
-         * [p, p + q, p - q, -q], written as runs over the blocks. */
-        float *rr = rows + 4 * tw;
-        for (int64_t j = 0; j < 2 * tw; j++) {
-          rr[j] = y0[j];
-          rr[2 * tw + j] = y0[j] + y1[j];
-          rr[4 * tw + j] = y0[j] - y1[j];
-          rr[6 * tw + j] = -y1[j];
-        }
-        float *out = z + m * pl->t + img * pl->tiles + ty * tw;
-        for (int i = 0; i < 4; i++) {
-          const float *ri = rr + 2 * i * tw;
-          float *o0 = out + (size_t)(4 * i) * e_step, *o1 = o0 + e_step;
-          float *o2 = o1 + e_step, *o3 = o2 + e_step;
-          for (int64_t tx = 0; tx < tw; tx++) {
-            float p = ri[2 * tx], qv = ri[2 * tx + 1];
-            o0[tx] = p;
-            o1[tx] = p + qv;
-            o2[tx] = p - qv;
-            o3[tx] = -qv;
-          }
-        }
-      }
-    }
-  }
-}
-
-/* dwt[e] = (or +=, with add) z[e] u[e]^T, group by group (a sum over the
- * blocks of every image): 16 x groups GEMMs, one per thread at a time. */
+/* dwt[e] = (or +=, with add) z[e]^T u[e], group by group (a sum over the
+ * blocks of the images): a^2 x groups GEMMs, one per thread at a time. */
 static void multiply_weight_grad(const plan *pl, const float *z, const float *u,
                                  float *dwt, int add) {
   const cv_winograd_shape *s = pl->s;
-  int items = 16 * s->group;
+  int items = pl->k->a * pl->k->a * s->group;
 #pragma omp parallel for schedule(dynamic)
   for (int item = 0; item < items; item++) {
     int e = item / s->group, gi = item % s->group;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->out_g,
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl->out_g,
                 (int)pl->in_g, (int)pl->t, 1.0f,
-                z + (e * s->m + gi * pl->out_g) * pl->t, (int)pl->t,
-                u + (e * s->c + gi * pl->in_g) * pl->t, (int)pl->t,
+                z + e * pl->t * s->m + gi * pl->out_g, (int)s->m,
+                u + e * pl->t * s->c + gi * pl->in_g, (int)s->c,
                 add ? 1.0f : 0.0f,
                 dwt + (e * s->m + gi * pl->out_g) * pl->in_g, (int)pl->in_g);
   }
 }
 
 /* dw += G^T dwt G for each kernel: the gradient of V = G g G^T taken back
- * to the 3x3 kernel g. */
+ * to the r x r kernel g. */
 static void accumulate_weight_grad(const plan *pl, const float *dwt, float *dw) {
   const cv_winograd_shape *s = pl->s;
+  const kind *k = pl->k;
+  int r = k->r, a = k->a;
   int64_t pairs = s->m * pl->in_g;
 #pragma omp parallel for schedule(static)
   for (int64_t q = 0; q < pairs; q++) {
-    float t[16], r[12];
-    for (int e = 0; e < 16; e++) t[e] = dwt[e * pairs + q];
-    for (int j = 0; j < 4; j++) { /* G^T t: 3 x 4 */
-      r[j] = t[j] + 0.5f * (t[4 + j] + t[8 + j]);
-      r[4 + j] = 0.5f * (t[4 + j] - t[8 + j]);
-      r[8 + j] = 0.5f * (t[4 + j] + t[8 + j]) + t[12 + j];
-    }
-    float *k = dw + q * 9;
-    for (int i = 0; i < 3; i++) { /* (G^T t) G: 3 x 3 */
-      const float *ri = r + 4 * i;
-      k[3 * i + 0] += ri[0] + 0.5f * (ri[1] + ri[2]);
-      k[3 * i + 1] += 0.5f * (ri[1] - ri[2]);
-      k[3 * i + 2] += 0.5f * (ri[1] + ri[2]) + ri[3];
-    }
+    float t[MAX_A * MAX_A], h[5][MAX_A];
+    for (int e = 0; e < a * a; e++) t[e] = dwt[e * pairs + q];
+    for (int x = 0; x < r; x++) /* G^T t: r x a */
+      for (int y = 0; y < a; y++) {
+        float sum = 0.0f;
+        for (int z = 0; z < a; z++) sum += k->g[z][x] * t[z * a + y];
+        h[x][y] = sum;
+      }
+    float *out = dw + q * r * r;
+    for (int x = 0; x < r; x++) /* (G^T t) G: r x r */
+      for (int y = 0; y < r; y++) {
+        float sum = 0.0f;
+        for (int z = 0; z < a; z++) sum += h[x][z] * k->g[z][y];
+        out[x * r + y] += sum;
+      }
   }
 }
 
-/* The plan of a convolution of shape s, and its scratch per thread. */
-static plan make_plan(const cv_winograd_shape *s) {
-  plan pl = {s, s->c / s->group, s->m / s->group, (s->ow + 1) / 2, 0, 0, 0};
-  int64_t th = (s->oh + 1) / 2, pw = 2 * pl.tiles_w + 2;
-  pl.tiles = pl.tiles_w * th;
-  pl.t = s->n * pl.tiles;
-  /* the input's padded plane and 4 rows; at least the 8 and 12 rows of
-   * blocks the output and gradient transforms use */
-  pl.scratch = (2 * th + 2) * pw + 4 * pw;
-  return pl;
-}
-
 /* Images are taken a few at a time, so that their transformed tiles and
- * products (16 x channels x blocks each) stay in the caches between the
+ * products (a^2 x channels x blocks each) stay in the caches between the
  * transforms and the GEMMs: about CHUNK_BYTES of them per pass. */
 #define CHUNK_BYTES ((int64_t)6 << 20)
 
-static int64_t chunk_images(const cv_winograd_shape *s, int64_t tiles) {
-  int64_t per_image = 16 * (s->c + s->m) * tiles * (int64_t)sizeof(float);
+static int64_t chunk_images(const plan *pl) {
+  const cv_winograd_shape *s = pl->s;
+  int64_t a2 = pl->k->a * pl->k->a;
+  int64_t per_image = a2 * (s->c + s->m) * pl->tiles * (int64_t)sizeof(float);
   int64_t k = CHUNK_BYTES / (per_image > 0 ? per_image : 1);
   return k < 1 ? 1 : k > s->n ? s->n : k;
 }
 
-/* The shape of images [i, i + k) of s. */
+/* The shape of k images of s. */
 static cv_winograd_shape images(const cv_winograd_shape *s, int64_t k) {
   cv_winograd_shape c = *s;
   c.n = k;
   return c;
 }
 
-int cv_winograd_weight_grad(const cv_winograd_shape *s, const float *x,
-                            const float *dy, float *dw, cv_workspace *ws,
-                            cv_error *err) {
-  plan whole = make_plan(s);
-  int64_t k = chunk_images(s, whole.tiles), t = k * whole.tiles;
-  size_t nu = (size_t)(16 * s->c * t), nz = (size_t)(16 * s->m * t);
-  size_t nw = (size_t)(16 * s->m * whole.in_g);
-  size_t ns = (size_t)whole.scratch * (size_t)omp_get_max_threads();
-  float *u = cv_workspace_reserve(ws, nu + nz + nw + ns, err);
-  if (!u) return cv_error_prefix(err, "conv2d");
-  float *z = u + nu, *dwt = z + nz, *scratch = dwt + nw;
-  for (int64_t i = 0; i < s->n; i += k) {
-    cv_winograd_shape part = images(s, i + k <= s->n ? k : s->n - i);
-    plan pl = make_plan(&part);
-    transform_input(&pl, x + i * s->c * s->h * s->w, u, scratch);
-    transform_grad(&pl, dy + i * s->m * s->oh * s->ow, z, scratch);
-    multiply_weight_grad(&pl, z, u, dwt, i > 0);
+/* The transformed tiles, the products (or the gradient's transform; a
+ * vector's worth more, as the last channels' loads read past the end), the
+ * transformed weights and the transforms' scratch, for chunks of k images. */
+static float *reserve(const plan *whole, int64_t k, cv_workspace *ws,
+                      float **second, float **weights, float **scratch,
+                      cv_error *err) {
+  const cv_winograd_shape *s = whole->s;
+  int64_t a2 = whole->k->a * whole->k->a, t = k * whole->tiles;
+  size_t nu = (size_t)(a2 * s->c * t), n2 = (size_t)(a2 * s->m * t + LANES);
+  size_t nw = (size_t)(a2 * s->m * whole->in_g);
+  size_t ns = (size_t)whole->scratch * (size_t)omp_get_max_threads();
+  float *u = cv_workspace_reserve(ws, nu + n2 + nw + ns, err);
+  if (!u) {
+    cv_error_prefix(err, "conv2d");
+    return NULL;
   }
-  accumulate_weight_grad(&whole, dwt, dw);
-  return 0;
+  *second = u + nu;
+  *weights = *second + n2;
+  *scratch = *weights + nw;
+  return u;
 }
 
 static int run(const cv_winograd_shape *s, const float *x, const float *w,
                int swap, const float *b, float *y, cv_workspace *ws,
                cv_error *err) {
   plan whole = make_plan(s);
-  int64_t k = chunk_images(s, whole.tiles), t = k * whole.tiles;
-  size_t nu = (size_t)(16 * s->c * t), nv = (size_t)(16 * s->m * whole.in_g);
-  size_t np = (size_t)(16 * s->m * t);
-  size_t ns = (size_t)whole.scratch * (size_t)omp_get_max_threads();
-  float *u = cv_workspace_reserve(ws, nu + nv + np + ns, err);
-  if (!u) return cv_error_prefix(err, "conv2d");
-  float *v = u + nu, *prod = v + nv, *scratch = prod + np;
+  int64_t k = chunk_images(&whole);
+  float *prod, *v, *scratch;
+  float *u = reserve(&whole, k, ws, &prod, &v, &scratch, err);
+  if (!u) return -1;
   transform_weights(&whole, w, swap, v);
   for (int64_t i = 0; i < s->n; i += k) {
     cv_winograd_shape part = images(s, i + k <= s->n ? k : s->n - i);
@@ -365,4 +456,23 @@ int cv_winograd_input_grad(const cv_winograd_shape *s, const float *dy,
                            const float *w, float *dx, cv_workspace *ws,
                            cv_error *err) {
   return run(s, dy, w, 1, NULL, dx, ws, err);
+}
+
+int cv_winograd_weight_grad(const cv_winograd_shape *s, const float *x,
+                            const float *dy, float *dw, cv_workspace *ws,
+                            cv_error *err) {
+  plan whole = make_plan(s);
+  int64_t k = chunk_images(&whole);
+  float *z, *dwt, *scratch;
+  float *u = reserve(&whole, k, ws, &z, &dwt, &scratch, err);
+  if (!u) return -1;
+  for (int64_t i = 0; i < s->n; i += k) {
+    cv_winograd_shape part = images(s, i + k <= s->n ? k : s->n - i);
+    plan pl = make_plan(&part);
+    transform_input(&pl, x + i * s->c * s->h * s->w, u, scratch);
+    transform_grad(&pl, dy + i * s->m * s->oh * s->ow, z, scratch);
+    multiply_weight_grad(&pl, z, u, dwt, i > 0);
+  }
+  accumulate_weight_grad(&whole, dwt, dw);
+  return 0;
 }

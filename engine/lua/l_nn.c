@@ -168,6 +168,9 @@ static cv_tensor *opt_original(lua_State *L, int idx) {
 
 /* ---- convolution ------------------------------------------------------- */
 
+/* Names of cv_conv_algorithm, in its order. */
+static const char *const conv_algorithms[] = {"auto", "im2col", "winograd", NULL};
+
 static cv_conv_params conv_opts(lua_State *L, int idx, const cv_tensor *w) {
   cv_conv_params p = cv_conv_params_default();
   check_opts(L, idx);
@@ -178,12 +181,19 @@ static cv_conv_params conv_opts(lua_State *L, int idx, const cv_tensor *w) {
   opt_pair(L, idx, "dilation", 1, &p.dilation_h, &p.dilation_w);
   p.group = opt_int(L, idx, "group", 1);
   if (!lua_isnoneornil(L, idx)) {
-    static const char *const algorithms[] = {"auto", "im2col", "winograd", NULL};
     if (lua_getfield(L, idx, "algorithm") != LUA_TNIL)
-      p.algorithm = (cv_conv_algorithm)luaL_checkoption(L, -1, NULL, algorithms);
+      p.algorithm = (cv_conv_algorithm)luaL_checkoption(L, -1, NULL, conv_algorithms);
     lua_pop(L, 1);
   }
   return p;
+}
+
+/* set_conv_algorithm(name) -> the previous name: what "auto" means from
+ * now on, for every convolution (the net's too). */
+static int l_set_conv_algorithm(lua_State *L) {
+  int a = luaL_checkoption(L, 1, NULL, conv_algorithms);
+  lua_pushstring(L, conv_algorithms[cv_conv_set_default_algorithm((cv_conv_algorithm)a)]);
+  return 1;
 }
 
 /* conv2d(x, w[, b][, {stride =, pad =, dilation =, group =, algorithm =,
@@ -863,6 +873,7 @@ static int l_get_num_threads(lua_State *L) {
 void cvL_open_nn(lua_State *L) {
   static const luaL_Reg nn[] = {
       {"conv2d", l_conv2d}, {"conv2d_backward", l_conv2d_backward},
+      {"set_conv_algorithm", l_set_conv_algorithm},
       {"conv2d_filter_grad_norms", l_conv2d_filter_grad_norms},
       {"linear_filter_grad_norms", l_linear_filter_grad_norms},
       {"max_pool2d", l_max_pool2d}, {"max_pool2d_backward", l_max_pool2d_backward},
