@@ -34,6 +34,37 @@ describe("the shipped default model", function()
     assert.is_true(r.accuracy >= 0.9, "accuracy " .. r.accuracy)
   end)
 
+  it("gives the same gradients by Winograd's convolutions as by im2col, at batch 32", function()
+    -- At batch 32 every conv layer but conv1 (one input channel) is big
+    -- enough for Winograd by default (and with it forced, conv1 too); the
+    -- fc8 outputs and the weights' gradients of a class neuron must agree
+    -- with im2col's within float32's rounding (2e-5 of the largest value).
+    local images = cv.data.fashion_mnist("test"):batches(32)().images
+    local function gradients(algorithm)
+      local before = cv.nn.set_conv_algorithm(algorithm)
+      for _, p in pairs(net.params) do
+        p.weight:zero_grad()
+        p.bias:zero_grad()
+      end
+      local out = net:forward(images, {upto = "fc8"})
+      net:neuron("fc8", {class = 3}):backward()
+      cv.nn.set_conv_algorithm(before)
+      local g = {fc8 = out.fc8:detach()}
+      for name, p in pairs(net.params) do g[name] = p.weight.grad:clone() end
+      return g
+    end
+    local im2col = gradients("im2col")
+    local function off(g, name) return (g[name] - im2col[name]):abs():max():item() end
+    for _, other in ipairs{gradients("auto"), gradients("winograd")} do
+      for name, g in pairs(im2col) do
+        local big = g:abs():max():item()
+        assert.is_true(off(other, name) <= 2e-5 * big,
+          string.format("%s: off by %.3g, largest %.3g", name, off(other, name), big))
+      end
+      assert.is_true(off(other, "conv3") > 0, "Winograd was not used")
+    end
+  end)
+
   it("names its ten classes in the label file, in the dataset's order", function()
     local labels = cv.data.read_labels("examples/models/fashion_labels.txt")
     assert.same(cv.data.FASHION_MNIST_CLASSES, labels.names)
