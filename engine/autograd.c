@@ -272,58 +272,8 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
   return rc;
 }
 
-/* ---- gradient buffers ----------------------------------------------------
- * A big gradient dropped by zero_grad is kept (a few, up to CACHE_BYTES) and
- * handed back by cv_autograd_grad_buffer for the next gradient of that shape:
- * fresh memory costs a page fault per 4 KB on its first write, and the fc
- * layers' weight gradients come to 234 MB on every backward. */
-#define CACHE_SLOTS 8
-#define CACHE_MIN ((int64_t)1 << 20)             /* elements (4 MB) */
-#define CACHE_BYTES ((int64_t)512 << 20)
-
-static _Thread_local cv_tensor *cache[CACHE_SLOTS];
-static _Thread_local int64_t cache_bytes;
-
-/* Takes g over: keeps it for reuse when it is big and nobody else holds it. */
-static void cache_or_release(cv_tensor *g) {
-  if (!g) return;
-  int64_t bytes = cv_tensor_numel(g) * (int64_t)sizeof(float);
-  if (sole_owner(g) && cv_tensor_numel(g) >= CACHE_MIN &&
-      cache_bytes + bytes <= CACHE_BYTES) {
-    for (int i = 0; i < CACHE_SLOTS; i++)
-      if (!cache[i]) {
-        cache[i] = g;
-        cache_bytes += bytes;
-        return;
-      }
-  }
-  cv_tensor_release(g);
-}
-
-cv_tensor *cv_autograd_grad_buffer(const cv_tensor *like, cv_error *err) {
-  for (int i = 0; i < CACHE_SLOTS; i++) {
-    cv_tensor *g = cache[i];
-    if (g && cv_tensor_same_shape(g, like)) {
-      cache[i] = NULL;
-      cache_bytes -= cv_tensor_numel(g) * (int64_t)sizeof(float);
-      return g;
-    }
-  }
-  return cv_tensor_empty_like(like, err);
-}
-
-int64_t cv_autograd_buffer_bytes(void) { return cache_bytes; }
-
-void cv_autograd_free_buffers(void) {
-  for (int i = 0; i < CACHE_SLOTS; i++) {
-    cv_tensor_release(cache[i]);
-    cache[i] = NULL;
-  }
-  cache_bytes = 0;
-}
-
 void cv_tensor_zero_grad(cv_tensor *t) {
   cv_tensor *g = t->grad;
   t->grad = NULL;
-  cache_or_release(g);
+  cv_tensor_release(g); /* its memory is kept for the next one (storage_cache.h) */
 }

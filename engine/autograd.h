@@ -82,14 +82,6 @@ int cv_autograd_backward(cv_tensor *out, cv_tensor *grad_out, int retain,
 /* t's gradient from now on is zeroed / dropped. */
 void cv_tensor_zero_grad(cv_tensor *t);
 
-/* An uninitialised tensor shaped like `like` (new reference) for a gradient
- * that will be overwritten whole: a big gradient that zero_grad dropped, if
- * one of that shape is kept (at most 512 MB of them per thread), else fresh
- * memory. cv_autograd_free_buffers() releases the kept ones. */
-cv_tensor *cv_autograd_grad_buffer(const cv_tensor *like, cv_error *err);
-void cv_autograd_free_buffers(void);
-int64_t cv_autograd_buffer_bytes(void); /* kept on this thread */
-
 /* A node reference held by a tensor: dropped with the tensor. */
 void cv_node_release(cv_node *node);
 

@@ -91,16 +91,6 @@ static cv_tensor *leaf_grad(cv_node *node, int i) {
   return cv_tensor_same_shape(g, in) && cv_tensor_is_contiguous(g) ? g : NULL;
 }
 
-/* The same from autograd's kept gradient buffers: for parameters, whose
- * big gradients zero_grad drops between backwards. */
-static int grad_buffer_for(cv_node *node, int i, const cv_tensor *like,
-                           cv_tensor **g, cv_error *err) {
-  *g = NULL;
-  if (!cv_autograd_wants(node, i) || !like) return 0;
-  *g = cv_autograd_grad_buffer(like, err);
-  return *g ? 0 : -1;
-}
-
 /* Passes the computed gradients (NULL ones skipped) and releases them. */
 static int pass_all(cv_node *node, int n, cv_tensor **g, int rc,
                     cv_error *err) {
@@ -253,8 +243,8 @@ static int linear_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
   if (!rc && add) {
     rc = cv_linear_backward(node->ctx, x, w, d, g[0], dw, db, err);
   } else if (!rc) {
-    rc = grad_buffer_for(node, 1, w, &g[1], err) ||
-         (has_bias && grad_buffer_for(node, 2, node->inputs[2], &g[2], err));
+    rc = grad_empty_for(node, 1, w, &g[1], err) ||
+         (has_bias && grad_empty_for(node, 2, node->inputs[2], &g[2], err));
     if (!rc) rc = cv_linear_backward_set(node->ctx, x, w, d, g[0], g[1], g[2], err);
   }
   cv_tensor_release(d);

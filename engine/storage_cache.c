@@ -8,8 +8,8 @@
 #include <stdlib.h>
 
 #define MIN_BYTES ((size_t)256 << 10)
-#define MAX_BYTES ((size_t)64 << 20)
-#define TOTAL_BYTES ((size_t)256 << 20)
+#define MAX_BYTES ((size_t)256 << 20)
+#define TOTAL_BYTES ((size_t)768 << 20)
 #define SLOTS 64
 
 /* Under AddressSanitizer a kept block is poisoned until it is taken again,

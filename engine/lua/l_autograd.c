@@ -57,22 +57,18 @@ static int l_no_grad(lua_State *L) {
   return lua_gettop(L);
 }
 
-/* cv.free_cached_memory(): gives back what is kept for reuse: the big
- * gradients zero_grad dropped (autograd.h), the backward's scratch (nn.h)
- * and freed tensor blocks (storage_cache.h), in that order, as the first two
- * release into the last. */
+/* cv.free_cached_memory(): gives back what is kept for reuse: freed tensor
+ * blocks (storage_cache.h) and the backward's scratch (nn.h). */
 static int l_free_cached_memory(lua_State *L) {
   (void)L;
-  cv_autograd_free_buffers();
   cv_nn_free_scratch();
   cv_storage_cache_clear();
   return 0;
 }
 
-/* cv.cached_memory(): bytes kept by those three, on this thread's view. */
+/* cv.cached_memory(): bytes kept by those two (the scratch: this thread's). */
 static int l_cached_memory(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)(cv_autograd_buffer_bytes() +
-                                   (int64_t)cv_nn_scratch_bytes() +
+  lua_pushinteger(L, (lua_Integer)((int64_t)cv_nn_scratch_bytes() +
                                    (int64_t)cv_storage_cache_bytes()));
   return 1;
 }
