@@ -109,8 +109,8 @@ describe("linear backward", function()
   end)
 
   describe("big gradients dropped by zero_grad", function()
-    -- 1024 x 1024 weights (4 MB): zero_grad keeps such a gradient's buffer
-    -- for the next backward, which must overwrite all of it.
+    -- 1024 x 1024 weights (4 MB): the memory of a gradient zero_grad drops
+    -- is kept for the next one of its size, which must overwrite all of it.
     local function outer(dy, x)
       return cv.matmul(dy:view(-1, 1), x:view(1, -1))
     end
