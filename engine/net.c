@@ -180,6 +180,7 @@ fail:
  * (1x1x1xN for a bias) against the definition's (N). */
 static int same_but_leading_ones(const cv_tensor *a, const cv_tensor *b) {
   int i = 0, j = 0;
+  if (cv_tensor_numel(a) == 1 && cv_tensor_numel(b) == 1) return 1; /* 0-d or {1} */
   while (i < a->ndim - 1 && a->size[i] == 1) i++;
   while (j < b->ndim - 1 && b->size[j] == 1) j++;
   if (a->ndim - i != b->ndim - j) return 0;

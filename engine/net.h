@@ -30,7 +30,7 @@ typedef struct {
 } cv_shape;
 
 #define CV_LAYER_MAX_PARAMS 4
-#define CV_LAYER_MAX_TOPS 4
+#define CV_LAYER_MAX_TOPS 8
 #define CV_LAYER_MAX_BOTTOMS 8
 
 /* What the net knows of a layer type (net_layers.c). */

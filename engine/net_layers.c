@@ -378,6 +378,52 @@ static int forward_power(const void *opts, int n_bottom, cv_tensor **bottom,
   return (top[0] = cv_nn_power(opts, bottom[0], err)) ? 0 : -1;
 }
 
+/* PReLU: one learned slope per channel, or one for all (channel_shared, a
+ * 0-d blob as in Caffe). Not in place even when top is bottom: its slope
+ * is on the tape. */
+static int parse_prelu(const Caffe__LayerParameter *lp, int train, void **opts,
+                       cv_error *err) {
+  (void)train;
+  int *shared = alloc_opts(opts, sizeof *shared, err);
+  if (!shared) return -1;
+  *shared = lp->prelu_param && lp->prelu_param->channel_shared;
+  return 0;
+}
+
+static int shape_prelu(const void *opts, int n_bottom, const cv_shape *bottom,
+                       int n_top, cv_shape *top, int *n_param, cv_shape *param,
+                       cv_error *err) {
+  if (want_bottoms(n_bottom, 1, 1, err) ||
+      shape_same(opts, n_bottom, bottom, n_top, top, n_param, param, err))
+    return -1;
+  if (bottom[0].ndim < 2) {
+    char a[CV_SHAPE_STR_MAX];
+    return cv_error_set(err, "needs a bottom with channels (N x C x ...), not %s",
+                        cv_shape_str(bottom[0].ndim, bottom[0].size, a, sizeof a));
+  }
+  cv_shape scalar = {.ndim = 0};
+  param[0] = *(const int *)opts ? scalar : shape_of(1, &bottom[0].size[1]);
+  *n_param = 1;
+  return 0;
+}
+
+/* Caffe's default filler for the slopes: constant 0.25. */
+static int fill_prelu(const Caffe__LayerParameter *lp, int k, cv_tensor *t,
+                      cv_error *err) {
+  (void)k;
+  if (lp->prelu_param && lp->prelu_param->filler)
+    return cv_filler_apply(lp->prelu_param->filler, t, err);
+  cv_tensor_fill(t, 0.25f);
+  return 0;
+}
+
+static int forward_prelu(const void *opts, int n_bottom, cv_tensor **bottom,
+                         cv_tensor **param, int n_top, cv_tensor **top,
+                         cv_error *err) {
+  (void)opts, (void)n_bottom, (void)n_top;
+  return (top[0] = cv_nn_prelu(bottom[0], param[0], err)) ? 0 : -1;
+}
+
 typedef struct {
   double ratio;
   int train;
@@ -534,6 +580,68 @@ static int forward_concat(const void *opts, int n_bottom, cv_tensor **bottom,
   int axis = canonical_axis(*(const int *)opts, bottom[0]->ndim, err);
   if (axis < 0) return -1;
   return (top[0] = cv_nn_concat(axis, n_bottom, bottom, err)) ? 0 : -1;
+}
+
+/* Slice: the bottom cut along an axis at slice_point (or into equal parts),
+ * one top per part. */
+typedef struct {
+  int axis, n_points;
+  int64_t points[CV_LAYER_MAX_TOPS];
+} slice_opts;
+
+static int parse_slice(const Caffe__LayerParameter *lp, int train, void **opts,
+                       cv_error *err) {
+  (void)train;
+  slice_opts *o = alloc_opts(opts, sizeof *o, err);
+  if (!o) return -1;
+  const Caffe__SliceParameter *q = lp->slice_param;
+  o->axis = 1;
+  if (!q) return 0;
+  if (q->has_axis && q->has_slice_dim)
+    return cv_error_set(err, "slice_param gives both axis and slice_dim; give "
+                        "one");
+  o->axis = q->has_slice_dim ? (int)q->slice_dim : q->axis;
+  if (q->n_slice_point >= CV_LAYER_MAX_TOPS)
+    return cv_error_set(err, "has %zu slice points (at most %d)",
+                        q->n_slice_point, CV_LAYER_MAX_TOPS - 1);
+  o->n_points = (int)q->n_slice_point;
+  for (int k = 0; k < o->n_points; k++) o->points[k] = q->slice_point[k];
+  return 0;
+}
+
+static int slice_lens(const slice_opts *o, int ndim, const int64_t *size,
+                      int n_top, int *axis, int64_t *lens, cv_error *err) {
+  if ((*axis = canonical_axis(o->axis, ndim, err)) < 0) return -1;
+  return cv_slice_sizes(*axis, n_top, o->n_points, o->points, ndim, size, lens,
+                        err);
+}
+
+static int shape_slice(const void *opts, int n_bottom, const cv_shape *bottom,
+                       int n_top, cv_shape *top, int *n_param, cv_shape *param,
+                       cv_error *err) {
+  (void)param;
+  int axis;
+  int64_t lens[CV_LAYER_MAX_TOPS];
+  if (want_bottoms(n_bottom, 1, 1, err) ||
+      slice_lens(opts, bottom[0].ndim, bottom[0].size, n_top, &axis, lens, err))
+    return -1;
+  for (int k = 0; k < n_top; k++) {
+    top[k] = bottom[0];
+    top[k].size[axis] = lens[k];
+  }
+  *n_param = 0;
+  return 0;
+}
+
+static int forward_slice(const void *opts, int n_bottom, cv_tensor **bottom,
+                         cv_tensor **param, int n_top, cv_tensor **top,
+                         cv_error *err) {
+  (void)n_bottom, (void)param;
+  int axis;
+  int64_t lens[CV_LAYER_MAX_TOPS];
+  if (slice_lens(opts, bottom[0]->ndim, bottom[0]->size, n_top, &axis, lens, err))
+    return -1;
+  return cv_nn_slice(axis, n_top, lens, bottom[0], top, err);
 }
 
 typedef struct {
@@ -781,6 +889,8 @@ static const cv_layer_type TYPES[] = {
      .forward = forward_sigmoid},
     {.name = "TanH", .parse = parse_none, .shape = shape_same,
      .forward = forward_tanh},
+    {.name = "PReLU", .parse = parse_prelu, .shape = shape_prelu,
+     .fill = fill_prelu, .forward = forward_prelu},
     {.name = "Power", .parse = parse_power, .shape = shape_same,
      .forward = forward_power},
     {.name = "Dropout", .parse = parse_dropout, .shape = shape_same,
@@ -795,6 +905,8 @@ static const cv_layer_type TYPES[] = {
      .forward = forward_accuracy},
     {.name = "Concat", .parse = parse_concat, .shape = shape_concat,
      .forward = forward_concat},
+    {.name = "Slice", .parse = parse_slice, .shape = shape_slice,
+     .forward = forward_slice},
     {.name = "Eltwise", .parse = parse_eltwise, .shape = shape_eltwise,
      .forward = forward_eltwise},
     {.name = "Flatten", .parse = parse_flatten, .shape = shape_reshape,

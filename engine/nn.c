@@ -565,3 +565,81 @@ cv_tensor *cv_nn_scale(cv_tensor *x, cv_tensor *gamma, cv_tensor *beta,
   release_all(3, c);
   return y;
 }
+
+/* ---- PReLU --------------------------------------------------------------- */
+
+static int prelu_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
+  cv_tensor *x = node->saved[0], *slope = node->saved[1], *g[2] = {0};
+  cv_tensor *d = grad_in(dy, err);
+  if (!d) return -1;
+  int rc = grad_empty_for(node, 0, x, &g[0], err) ||
+           grad_for(node, 1, slope, &g[1], err);
+  if (!rc) rc = cv_prelu_backward(x, slope, d, g[0], g[1], err);
+  cv_tensor_release(d);
+  return pass_all(node, 2, g, rc, err);
+}
+
+cv_tensor *cv_nn_prelu(cv_tensor *x, cv_tensor *slope, cv_error *err) {
+  cv_tensor *in[2] = {x, slope}, *c[2];
+  if (contiguous_all(2, in, c, err)) return NULL;
+  cv_tensor *y = cv_tensor_empty_like(x, err);
+  if (y && cv_prelu_forward(c[0], c[1], y, err)) {
+    cv_tensor_release(y);
+    y = NULL;
+  }
+  if (y) y = record(y, "prelu", 2, in, prelu_backward, NULL, 0, 2, c, err);
+  release_all(2, c);
+  return y;
+}
+
+/* ---- Slice: one node per top, each passing its share of x's gradient ----- */
+
+typedef struct {
+  int axis;
+  int64_t start;
+} slice_ctx;
+
+static int slice_backward(cv_node *node, cv_tensor *dy, cv_error *err) {
+  const slice_ctx *s = node->ctx;
+  cv_tensor *x = node->inputs[0], *g[1] = {NULL};
+  int rc = grad_for(node, 0, x, &g[0], err);
+  if (!rc && g[0]) {
+    cv_tensor *part = cv_tensor_narrow(g[0], s->axis, s->start,
+                                       dy->size[s->axis], err);
+    rc = !part || cv_tensor_copy(part, dy, err) ? -1 : 0;
+    cv_tensor_release(part);
+  }
+  return pass_all(node, 1, g, rc, err);
+}
+
+int cv_nn_slice(int axis, int count, const int64_t *lens, cv_tensor *x,
+                cv_tensor **ys, cv_error *err) {
+  cv_tensor *c;
+  for (int k = 0; k < count; k++) ys[k] = NULL;
+  if (axis < 0 || axis >= x->ndim)
+    return cv_error_set(err, "slice: axis %d is out of range for a %d-d input",
+                        axis, x->ndim);
+  if (contiguous_all(1, &x, &c, err)) return -1;
+  int rc = 0;
+  for (int k = 0; k < count && !rc; k++) {
+    int64_t size[CV_MAX_DIMS];
+    memcpy(size, x->size, sizeof(int64_t) * (size_t)x->ndim);
+    size[axis] = lens[k];
+    if (!(ys[k] = cv_tensor_empty(x->ndim, size, err))) rc = -1;
+  }
+  if (!rc) rc = cv_slice_forward(axis, count, c, ys, err);
+  slice_ctx s = {.axis = axis, .start = 0};
+  for (int k = 0; k < count && !rc; k++) {
+    if (!(ys[k] = record(ys[k], "slice", 1, &x, slice_backward, &s, sizeof s,
+                         0, NULL, err)))
+      rc = -1;
+    s.start += lens[k];
+  }
+  cv_tensor_release(c);
+  if (rc)
+    for (int k = 0; k < count; k++) {
+      cv_tensor_release(ys[k]);
+      ys[k] = NULL;
+    }
+  return rc;
+}

@@ -29,12 +29,19 @@ cv_tensor *cv_nn_tanh(cv_tensor *x, cv_error *err);
 cv_tensor *cv_nn_power(const cv_power_params *p, cv_tensor *x, cv_error *err);
 /* At test time (train == 0) y is x itself (retained). */
 cv_tensor *cv_nn_dropout(double ratio, int train, cv_tensor *x, cv_error *err);
+/* slope: one element (shared) or one per channel (dim 2 of x). */
+cv_tensor *cv_nn_prelu(cv_tensor *x, cv_tensor *slope, cv_error *err);
 cv_tensor *cv_nn_softmax(int axis, cv_tensor *x, cv_error *err);
 /* A 0-d tensor: the mean loss. labels get no gradient. */
 cv_tensor *cv_nn_softmax_loss(const cv_loss_params *p, cv_tensor *x,
                               cv_tensor *labels, cv_error *err);
 cv_tensor *cv_nn_concat(int axis, int count, cv_tensor *const *xs,
                         cv_error *err);
+/* x cut along axis into count parts of the sizes lens gives
+ * (cv_slice_sizes): ys receive new references, each its own tape node.
+ * Returns 0, or -1 with every ys[k] NULL. */
+int cv_nn_slice(int axis, int count, const int64_t *lens, cv_tensor *x,
+                cv_tensor **ys, cv_error *err);
 cv_tensor *cv_nn_eltwise(cv_eltwise_op op, const double *coeffs, int count,
                          cv_tensor *const *xs, cv_error *err);
 /* With the global statistics mean/factor and var/factor, or (when

@@ -153,10 +153,10 @@ describe("caffe files", function()
     it("skips the parameters of layer types Caffe has and cnnvis lacks", function()
       local p = spit(tmpfile(".prototxt"), table.concat({
         'layer { name: "c" type: "Crop" crop_param { axis: 2 offset: 1 } top: "c" }',
-        'layer { name: "r" type: "PReLU" prelu_param: { filler { type: "constant" value: 0.25 } } }',
+        'layer { name: "r" type: "ELU" elu_param: { alpha: 0.5 } }',
       }, "\n"))
       local net = cv.caffe.read_net_def(p)
-      assert.same({{name = "c", type = "Crop", top = {"c"}}, {name = "r", type = "PReLU"}},
+      assert.same({{name = "c", type = "Crop", top = {"c"}}, {name = "r", type = "ELU"}},
                   net.layer)
       p = spit(tmpfile(".prototxt"), 'layer { crop_param { axis: 2 }')
       assert.equal(p .. ":1:31: expected '}', found the end of the file",

@@ -410,8 +410,8 @@ static const char *const other_layer_params[] = {
     "crop_param", "dummy_data_param", "elu_param", "embed_param", "exp_param",
     "hdf5_data_param", "hdf5_output_param", "hinge_loss_param",
     "infogain_loss_param", "log_param", "memory_data_param", "mvn_param",
-    "parameter_param", "prelu_param", "python_param", "recurrent_param",
-    "reduction_param", "spp_param", "slice_param", "swish_param",
+    "parameter_param", "python_param", "recurrent_param",
+    "reduction_param", "spp_param", "swish_param",
     "threshold_param", "tile_param", "window_data_param", NULL};
 
 static int is_other_layer_param(const ProtobufCMessageDescriptor *d,

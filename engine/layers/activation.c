@@ -152,3 +152,76 @@ int cv_dropout_backward(const cv_tensor *mask, const cv_tensor *dy,
   for (int64_t i = 0; i < n; i++) d[i] = g[i] * m[i];
   return 0;
 }
+
+/* ---- PReLU -------------------------------------------------------------- */
+
+/* The channel count the slope must match (1: one shared slope), and the
+ * length of one channel's run of values. */
+static int prelu_check(const cv_tensor *x, const cv_tensor *slope,
+                       int64_t *channels, int64_t *inner, cv_error *err) {
+  if (cv_check_tensor("prelu", "input", x, -1, err) ||
+      cv_check_tensor("prelu", "slope", slope, -1, err))
+    return -1;
+  int64_t c = x->ndim >= 2 ? x->size[1] : 1, k = cv_tensor_numel(slope);
+  if (k != 1 && k != c) {
+    char a[CV_SHAPE_STR_MAX], b[CV_SHAPE_STR_MAX];
+    return cv_error_set(err, "prelu: input %s needs 1 slope or one per "
+                        "channel (%lld), got %s",
+                        cv_shape_str(x->ndim, x->size, a, sizeof a), (long long)c,
+                        cv_shape_str(slope->ndim, slope->size, b, sizeof b));
+  }
+  *channels = k;
+  *inner = x->ndim >= 2 ? cv_prod(x->size, 2, x->ndim) : cv_tensor_numel(x);
+  if (k == 1) *inner = 1; /* shared: every element uses slope[0] */
+  return 0;
+}
+
+int cv_prelu_forward(const cv_tensor *x, const cv_tensor *slope, cv_tensor *y,
+                     cv_error *err) {
+  int64_t c, inner;
+  if (prelu_check(x, slope, &c, &inner, err) ||
+      cv_check_like("prelu", "output", y, "input", x, err))
+    return -1;
+  int64_t n = cv_tensor_numel(x);
+  const float *a = cv_tensor_data(x), *s = cv_tensor_data(slope);
+  float *b = cv_tensor_data(y);
+#pragma omp parallel for if (n > PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    float k = s[c == 1 ? 0 : (i / inner) % c];
+    b[i] = a[i] > 0 ? a[i] : k * a[i];
+  }
+  return 0;
+}
+
+/* Caffe's: the gradient passes where x > 0 and is scaled by the slope
+ * elsewhere; a slope's gradient sums dy * x where x <= 0. */
+int cv_prelu_backward(const cv_tensor *x, const cv_tensor *slope,
+                      const cv_tensor *dy, cv_tensor *dx, cv_tensor *dslope,
+                      cv_error *err) {
+  int64_t c, inner;
+  if (prelu_check(x, slope, &c, &inner, err) ||
+      cv_check_like("prelu", "output gradient", dy, "input", x, err) ||
+      (dx && cv_check_like("prelu", "input gradient", dx, "input", x, err)) ||
+      (dslope && cv_check_like("prelu", "slope gradient", dslope, "slope", slope, err)))
+    return -1;
+  int64_t n = cv_tensor_numel(x);
+  const float *a = cv_tensor_data(x), *s = cv_tensor_data(slope);
+  const float *g = cv_tensor_data(dy);
+  if (dx) {
+    float *d = cv_tensor_data(dx);
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++)
+      d[i] = a[i] > 0 ? g[i] : s[c == 1 ? 0 : (i / inner) % c] * g[i];
+  }
+  if (dslope) {
+    float *ds = cv_tensor_data(dslope);
+    for (int64_t k = 0; k < c; k++) {
+      double sum = 0; /* in double: a channel sums N x H x W terms */
+      for (int64_t i = k * inner; i < n; i += c * inner)
+        for (int64_t j = i; j < i + inner; j++)
+          if (a[j] <= 0) sum += (double)g[j] * a[j];
+      ds[k] += (float)sum;
+    }
+  }
+  return 0;
+}

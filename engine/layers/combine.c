@@ -1,4 +1,5 @@
-/* combine.c — layers over several blobs: Concat, Eltwise, Split's backward.
+/* combine.c — layers over several blobs: Concat, Slice, Eltwise, Split's
+ * backward.
  * Forward and backward side by side. */
 #include <stdio.h>
 #include <string.h>
@@ -166,5 +167,87 @@ int cv_split_backward(int count, const cv_tensor *const *dys, cv_tensor *dx,
     const float *g = cv_tensor_data(dys[k]);
     for (int64_t i = 0; i < n; i++) d[i] += g[i];
   }
+  return 0;
+}
+
+/* ---- Slice: Concat's inverse ------------------------------------------- */
+
+int cv_slice_sizes(int axis, int count, int n_points, const int64_t *points,
+                   int ndim, const int64_t *size, int64_t *lens, cv_error *err) {
+  if (count < 1) return cv_error_set(err, "slice: needs at least one output");
+  if (cv_check_axis("slice", axis, ndim, err)) return -1;
+  int64_t dim = size[axis];
+  if (n_points == 0) {
+    if (dim % count)
+      return cv_error_set(err, "slice: axis %d has size %lld, which %d outputs "
+                          "do not divide evenly (give slice_point)", axis,
+                          (long long)dim, count);
+    for (int k = 0; k < count; k++) lens[k] = dim / count;
+    return 0;
+  }
+  if (n_points != count - 1)
+    return cv_error_set(err, "slice: %d outputs need %d slice points, got %d",
+                        count, count - 1, n_points);
+  int64_t at = 0;
+  for (int k = 0; k < count; k++) {
+    int64_t end = k < n_points ? points[k] : dim;
+    if (end <= at || end > dim)
+      return cv_error_set(err, "slice: slice point %lld is out of order or "
+                          "outside (%lld, %lld] along axis %d (size %lld)",
+                          (long long)end, (long long)at, (long long)dim, axis,
+                          (long long)dim);
+    lens[k] = end - at;
+    at = end;
+  }
+  return 0;
+}
+
+/* The parts add up to the whole along axis and match it elsewhere. */
+static int slice_check(const char *whole_name, const cv_tensor *whole,
+                       const char *part_name, int axis, int count,
+                       const cv_tensor *const *parts, cv_error *err) {
+  if (count < 1) return cv_error_set(err, "slice: needs at least one output");
+  if (cv_check_tensor("slice", whole_name, whole, -1, err) ||
+      cv_check_axis("slice", axis, whole->ndim, err))
+    return -1;
+  int64_t total = 0;
+  for (int k = 0; k < count; k++) {
+    char name[48];
+    snprintf(name, sizeof name, "%s %d", part_name, k + 1);
+    if (cv_check_tensor("slice", name, parts[k], whole->ndim, err)) return -1;
+    for (int d = 0; d < whole->ndim; d++)
+      if (d != axis && parts[k]->size[d] != whole->size[d]) {
+        char a[CV_SHAPE_STR_MAX], b[CV_SHAPE_STR_MAX];
+        return cv_error_set(err, "slice: %s is %s but the %s is %s (only axis "
+                            "%d may differ)", name,
+                            cv_shape_str(whole->ndim, parts[k]->size, a, sizeof a),
+                            whole_name,
+                            cv_shape_str(whole->ndim, whole->size, b, sizeof b),
+                            axis);
+      }
+    total += parts[k]->size[axis];
+  }
+  if (total != whole->size[axis])
+    return cv_error_set(err, "slice: the %ss add up to %lld along axis %d, the "
+                        "%s has %lld", part_name, (long long)total, axis,
+                        whole_name, (long long)whole->size[axis]);
+  return 0;
+}
+
+int cv_slice_forward(int axis, int count, const cv_tensor *x,
+                     cv_tensor *const *ys, cv_error *err) {
+  if (slice_check("input", x, "output", axis, count,
+                  (const cv_tensor *const *)ys, err))
+    return -1;
+  concat_copy(axis, count, (const cv_tensor *const *)ys, cv_tensor_data(x),
+              x->size, x->ndim, 0);
+  return 0;
+}
+
+int cv_slice_backward(int axis, int count, const cv_tensor *const *dys,
+                      cv_tensor *dx, cv_error *err) {
+  if (slice_check("input gradient", dx, "output gradient", axis, count, dys, err))
+    return -1;
+  concat_copy(axis, count, dys, cv_tensor_data(dx), dx->size, dx->ndim, 1);
   return 0;
 }

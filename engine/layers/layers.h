@@ -21,7 +21,7 @@
  *   gradients of parameters (dw, db, ...) ACCUMULATE (+=), as Caffe and the
  *   tape expect. Any of them may be NULL when not wanted.
  * - In place (output == input, Caffe's top == bottom) is allowed for ReLU,
- *   Sigmoid, TanH, Power, Dropout, Softmax, BatchNorm and Scale; not for
+ *   PReLU, Sigmoid, TanH, Power, Dropout, Softmax, BatchNorm and Scale; not for
  *   Convolution, Pooling, LRN or InnerProduct.
  * - Scratch memory comes from a cv_workspace the caller owns and reuses.
  * - Threads: the kernels parallelise with OpenMP over images, planes or
@@ -211,6 +211,17 @@ int cv_power_forward(const cv_power_params *p, const cv_tensor *x, cv_tensor *y,
 int cv_power_backward(const cv_power_params *p, const cv_tensor *x,
                       const cv_tensor *dy, cv_tensor *dx, cv_error *err);
 
+/* ---- PReLU ---------------------------------------------------------------
+ * y = x > 0 ? x : slope[c] * x, c the channel (dim 2 of N x C x ...); a
+ * one-element slope serves every channel (Caffe's channel_shared). Backward:
+ * dx = dy where x > 0, slope[c] * dy elsewhere; dslope[c] += the sum over
+ * channel c of dy * x where x <= 0. */
+int cv_prelu_forward(const cv_tensor *x, const cv_tensor *slope, cv_tensor *y,
+                     cv_error *err);
+int cv_prelu_backward(const cv_tensor *x, const cv_tensor *slope,
+                      const cv_tensor *dy, cv_tensor *dx, cv_tensor *dslope,
+                      cv_error *err);
+
 /* ---- Dropout ------------------------------------------------------------
  * At test time y = x. At train time each unit is kept with probability
  * 1 - ratio (engine RNG) and kept units are scaled by 1/(1 - ratio); mask
@@ -269,6 +280,17 @@ int cv_concat_forward(int axis, int count, const cv_tensor *const *xs,
 /* dxs[i] (all present) receive the slices of dy. */
 int cv_concat_backward(int axis, int count, const cv_tensor *dy,
                        cv_tensor *const *dxs, cv_error *err);
+
+/* Slice (Concat's inverse): x cut along axis into count parts. lens
+ * receives the parts' sizes along axis: from the n_points slice points
+ * (count - 1 of them, increasing) or, without points, count equal parts. */
+int cv_slice_sizes(int axis, int count, int n_points, const int64_t *points,
+                   int ndim, const int64_t *size, int64_t *lens, cv_error *err);
+int cv_slice_forward(int axis, int count, const cv_tensor *x,
+                     cv_tensor *const *ys, cv_error *err);
+/* dx receives the dys side by side (every dy present). */
+int cv_slice_backward(int axis, int count, const cv_tensor *const *dys,
+                      cv_tensor *dx, cv_error *err);
 
 typedef enum { CV_ELTWISE_PROD, CV_ELTWISE_SUM, CV_ELTWISE_MAX } cv_eltwise_op;
 

@@ -468,6 +468,27 @@ static int l_dropout_backward(lua_State *L) {
   return 1;
 }
 
+/* prelu(x, slope): slope has one element (shared) or one per channel */
+int cvL_layers_prelu(lua_State *L) {
+  lua_settop(L, 2);
+  cv_tensor *x = arg_tensor(L, 1), *slope = arg_tensor(L, 2);
+  cv_error err;
+  cv_tensor *y = push_like(L, x);
+  check(L, cv_prelu_forward(x, slope, y, &err), &err);
+  return 1;
+}
+
+/* prelu_backward(x, slope, dy) -> dx, dslope */
+static int l_prelu_backward(lua_State *L) {
+  lua_settop(L, 3);
+  cv_tensor *x = arg_tensor(L, 1), *slope = arg_tensor(L, 2), *dy = arg_tensor(L, 3);
+  cv_error err;
+  cv_tensor *dx = push_like(L, x);
+  cv_tensor *ds = push_zeros(L, slope->ndim, slope->size);
+  check(L, cv_prelu_backward(x, slope, dy, dx, ds, &err), &err);
+  return 2;
+}
+
 /* ---- softmax, loss, accuracy ------------------------------------------ */
 
 /* softmax(x[, dim = 2 (1 for 1-d)]) */
@@ -632,6 +653,77 @@ static cv_eltwise_op eltwise_opts(lua_State *L, int idx, int n, double *coeffs,
   }
   lua_pop(L, 1);
   return op;
+}
+
+int cvL_slice_opts(lua_State *L, int idx, const cv_tensor *x, int *axis,
+                   int64_t *lens) {
+  check_opts(L, idx);
+  *axis = x->ndim < 2 ? 0 : opt_dim(L, idx, "dim", 2, x->ndim);
+  int64_t points[MAX_BLOBS];
+  int n_points = 0, count = opt_int(L, idx, "count", 0);
+  if (!lua_isnoneornil(L, idx) && lua_getfield(L, idx, "points") != LUA_TNIL) {
+    luaL_argexpected(L, lua_istable(L, -1), idx, "option 'points' as a table");
+    n_points = (int)luaL_len(L, -1);
+    if (n_points >= MAX_BLOBS) luaL_error(L, "slice: at most %d points", MAX_BLOBS - 1);
+    for (int k = 0; k < n_points; k++) {
+      lua_geti(L, -1, k + 1);
+      int ok;
+      points[k] = lua_tointegerx(L, -1, &ok);
+      if (!ok) luaL_error(L, "slice: point %d must be an integer", k + 1);
+      lua_pop(L, 1);
+    }
+    if (count && count != n_points + 1)
+      luaL_error(L, "slice: %d points make %d parts, not count = %d", n_points,
+                 n_points + 1, count);
+    count = n_points + 1;
+  }
+  if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
+  if (count < 1 || count > MAX_BLOBS)
+    luaL_error(L, "slice: give points = {...} or count = 1 to %d", MAX_BLOBS);
+  cv_error err;
+  if (cv_slice_sizes(*axis, count, n_points, points, x->ndim, x->size, lens, &err))
+    cvL_raise(L, &err);
+  return count;
+}
+
+/* slice(x, {dim = 2, points = {p1, ...} | count = n}) -> {y1, y2, ...}:
+ * Caffe's Slice; part k ends after points[k] elements along dim. */
+int cvL_layers_slice(lua_State *L) {
+  lua_settop(L, 2);
+  cv_tensor *x = arg_tensor(L, 1);
+  int axis;
+  int64_t lens[MAX_BLOBS];
+  int n = cvL_slice_opts(L, 2, x, &axis, lens);
+  cv_tensor *ys[MAX_BLOBS];
+  lua_createtable(L, n, 0);
+  for (int k = 0; k < n; k++) {
+    int64_t size[CV_MAX_DIMS];
+    memcpy(size, x->size, sizeof(int64_t) * (size_t)x->ndim);
+    size[axis] = lens[k];
+    ys[k] = push_empty(L, x->ndim, size);
+    lua_rawseti(L, -2, k + 1);
+  }
+  cv_error err;
+  check(L, cv_slice_forward(axis, n, x, ys, &err), &err);
+  return 1;
+}
+
+/* slice_backward({dy1, dy2, ...}[, {dim = 2}]) -> dx */
+static int l_slice_backward(lua_State *L) {
+  lua_settop(L, 2);
+  const cv_tensor *dys[MAX_BLOBS];
+  int n = arg_tensor_list(L, 1, dys);
+  check_opts(L, 2);
+  int axis = dys[0]->ndim < 2 ? 0 : opt_dim(L, 2, "dim", 2, dys[0]->ndim);
+  int64_t size[CV_MAX_DIMS];
+  memcpy(size, dys[0]->size, sizeof(int64_t) * (size_t)dys[0]->ndim);
+  size[axis] = 0;
+  for (int k = 0; k < n; k++)
+    size[axis] += dys[k]->ndim == dys[0]->ndim ? dys[k]->size[axis] : 0;
+  cv_error err;
+  cv_tensor *dx = push_empty(L, dys[0]->ndim, size);
+  check(L, cv_slice_backward(axis, n, dys, dx, &err), &err);
+  return 1;
 }
 
 /* eltwise({x1, x2, ...}[, {op = "sum"|"prod"|"max", coeffs = {...}}]) */
@@ -822,6 +914,7 @@ const luaL_Reg cvL_layers_fns[] = {
     {"softmax_loss_backward", l_softmax_loss_backward},
     {"accuracy", l_accuracy},
     {"concat", l_concat}, {"concat_backward", l_concat_backward},
+    {"slice_backward", l_slice_backward}, {"prelu_backward", l_prelu_backward},
     {"eltwise", l_eltwise}, {"eltwise_backward", l_eltwise_backward},
     {"flatten", l_flatten}, {"reshape", l_reshape_caffe},
     {"split_backward", l_split_backward},

@@ -19,6 +19,10 @@ cv_conv_params cvL_conv_opts(lua_State *L, int idx, const cv_tensor *w);
 cv_pool_params cvL_pool_opts(lua_State *L, int idx, cv_pool_method m);
 cv_lrn_params cvL_lrn_opts(lua_State *L, int idx);
 cv_linear_params cvL_linear_opts(lua_State *L, int idx, const cv_tensor *x);
+/* slice's {dim =, points = | count =} for x: the axis and the parts' sizes
+ * along it (lens holds up to 64); returns the part count. */
+int cvL_slice_opts(lua_State *L, int idx, const cv_tensor *x, int *axis,
+                   int64_t *lens);
 
 /* The forwards of the raw kernels, for calls off the tape: the same
  * arguments as their cv.nn names, `out=` where the kernel takes one. */
@@ -31,6 +35,8 @@ int cvL_layers_relu(lua_State *L);
 int cvL_layers_sigmoid(lua_State *L);
 int cvL_layers_tanh(lua_State *L);
 int cvL_layers_softmax(lua_State *L);
+int cvL_layers_prelu(lua_State *L);
+int cvL_layers_slice(lua_State *L);
 
 /* The functions of cv.nn that only the raw kernels serve (every
  * `_backward`, ...), and those of the module itself (threads). */

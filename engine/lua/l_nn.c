@@ -96,6 +96,32 @@ static int l_softmax(lua_State *L) {
   return push(L, cv_nn_softmax(axis, x, &err), &err);
 }
 
+/* prelu(x, slope) */
+static int l_prelu(lua_State *L) {
+  lua_settop(L, 2);
+  if (!on_tape(L, 2)) return cvL_layers_prelu(L);
+  cv_error err;
+  return push(L, cv_nn_prelu(cvL_checktensor(L, 1), cvL_checktensor(L, 2), &err), &err);
+}
+
+/* slice(x, opts) -> {y1, y2, ...}, each on the tape */
+static int l_slice(lua_State *L) {
+  lua_settop(L, 2);
+  if (!on_tape(L, 1)) return cvL_layers_slice(L);
+  cv_tensor *x = cvL_checktensor(L, 1), *ys[64];
+  int axis;
+  int64_t lens[64];
+  int n = cvL_slice_opts(L, 2, x, &axis, lens);
+  cv_error err;
+  if (cv_nn_slice(axis, n, lens, x, ys, &err)) return cvL_raise(L, &err);
+  lua_createtable(L, n, 0);
+  for (int k = 0; k < n; k++) {
+    cvL_pushtensor(L, ys[k], NULL);
+    lua_rawseti(L, -2, k + 1);
+  }
+  return 1;
+}
+
 static int ws_gc(lua_State *L) {
   cv_workspace_free(lua_touserdata(L, 1));
   return 0;
@@ -107,7 +133,8 @@ void cvL_open_nn(lua_State *L) {
       {"avg_pool2d", l_avg_pool2d}, {"lrn", l_lrn},
       {"linear", l_linear},         {"relu", l_relu},
       {"sigmoid", l_sigmoid},       {"tanh", l_tanh},
-      {"softmax", l_softmax},       {NULL, NULL}};
+      {"softmax", l_softmax},       {"prelu", l_prelu},
+      {"slice", l_slice},           {NULL, NULL}};
   cvL_register(L, cvL_layers_module_fns, NULL); /* stack: module */
   lua_newtable(L);                        /* stack: module nn */
   cv_workspace *ws = lua_newuserdatauv(L, sizeof *ws, 0);
