@@ -234,6 +234,27 @@ int cv_net_load_weights(cv_net *net, Caffe__NetParameter *weights,
   return 0;
 }
 
+int cv_net_weight_mismatches(const cv_net *net,
+                             const Caffe__NetParameter *weights,
+                             cv_net_mismatch *out, int max) {
+  int n = 0;
+  for (size_t i = 0; i < weights->n_layer; i++) {
+    const Caffe__LayerParameter *src = weights->layer[i];
+    const char *name = src->name ? src->name : "";
+    if (src->n_blobs == 0 || cv_net_layer_id(net, name) >= 0) continue;
+    if (n < max)
+      out[n] = (cv_net_mismatch){name, src->type ? src->type : "", (int)src->n_blobs, 1};
+    n++;
+  }
+  for (int i = 0; i < net->n_layers; i++) {
+    const cv_net_layer *l = &net->layers[i];
+    if (l->n_param == 0 || l->loaded[0]) continue;
+    if (n < max) out[n] = (cv_net_mismatch){l->name, l->type->name, l->n_param, 0};
+    n++;
+  }
+  return n;
+}
+
 int cv_net_fill_unloaded(cv_net *net, const Caffe__NetParameter *def,
                          cv_error *err) {
   for (size_t i = 0; i < def->n_layer; i++) {

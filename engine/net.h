@@ -105,6 +105,22 @@ void cv_net_free(cv_net *net);
  * mismatch names the layer and both shapes. */
 int cv_net_load_weights(cv_net *net, Caffe__NetParameter *weights,
                         const char *file, cv_error *err);
+/* What a caffemodel and a net disagree on without an error: a layer of the
+ * weights that holds blobs but that the net does not name (a training
+ * snapshot's extra head; layers without blobs, such as data, loss and
+ * accuracy, do not count), or a layer of the net with parameters that no
+ * weights replaced. Names are borrowed from weights and net. */
+typedef struct {
+  const char *layer, *type;
+  int n_blobs;
+  int unused; /* 1: in the weights, not the net; 0: in the net, not loaded */
+} cv_net_mismatch;
+
+/* After cv_net_load_weights: fills up to max mismatches, returns how many
+ * there are. */
+int cv_net_weight_mismatches(const cv_net *net,
+                             const Caffe__NetParameter *weights,
+                             cv_net_mismatch *out, int max);
 /* After a build without fill and the weights: the parameters no weights
  * replaced get their fillers, as Caffe initialises layers a caffemodel
  * lacks. */

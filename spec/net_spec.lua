@@ -119,10 +119,29 @@ describe("net", function()
         "forward: input 'data' has shape 1x3x28x28, the net takes Nx1x28x28")
     end)
 
-    it("names a layer that upto cannot find", function()
+    it("names a layer that upto cannot find, and lists the layers", function()
       local net = cv.caffe.load(LENET)
       assert.has.error(function() net:forward(cv.zeros(1, 1, 28, 28), {upto = "conv9"}) end,
-        "forward: the net has no layer 'conv9'")
+        "forward: the net has no layer 'conv9' (its layers: data, conv1, pool1, conv2, pool2, " ..
+        "ip1, relu1, ip2, prob)")
+    end)
+
+    it("names a blob that neuron cannot find, and lists the blobs", function()
+      local net = cv.caffe.load(LENET)
+      assert.has.error(function() net:neuron("prob", {class = 1}) end,
+        "neuron: blob 'prob' has no value: run forward first (keeping it)")
+      net:forward(cv.zeros(1, 1, 28, 28))
+      assert.has.error(function() net:neuron("fc9", {class = 1}) end,
+        "neuron: the net has no blob 'fc9' (its blobs: data, conv1, pool1, conv2, pool2, " ..
+        "ip1, ip2, prob)")
+    end)
+
+    it("names a layer that per-sample norms cannot find, and lists the layers", function()
+      local net = cv.caffe.load(LENET)
+      net:forward(cv.zeros(2, 1, 28, 28))
+      assert.has.error(function() net:per_sample_norms({"ip2", class = 1}, {layers = {"ip9"}}) end,
+        "the net has no layer 'ip9' (its layers: data, conv1, pool1, conv2, pool2, ip1, " ..
+        "relu1, ip2, prob)")
     end)
   end)
 

@@ -27,9 +27,37 @@ static int l_net_release(lua_State *L) {
   return 0;
 }
 
-/* Builds the net of a definition and, when given, loads its weights. */
-static cv_net *load(const char *prototxt, const char *caffemodel, int train,
-                    cv_error *err) {
+#define MAX_MISMATCHES 64
+
+/* Pushes the list of what weights and net disagree on (net.h's
+ * cv_net_mismatch) as sentences; with strict, the first is an error. */
+static int push_mismatches(lua_State *L, const cv_net *net,
+                           const Caffe__NetParameter *w, const char *prototxt,
+                           const char *caffemodel, int strict, cv_error *err) {
+  cv_net_mismatch m[MAX_MISMATCHES];
+  int n = cv_net_weight_mismatches(net, w, m, MAX_MISMATCHES);
+  lua_createtable(L, n < MAX_MISMATCHES ? n : MAX_MISMATCHES, 0);
+  for (int k = 0; k < n && k < MAX_MISMATCHES; k++) {
+    if (m[k].unused)
+      lua_pushfstring(L, "%s: layer '%s' (%s) holds %d blob(s) that %s does not "
+                      "use (it has no layer of that name)", caffemodel,
+                      m[k].layer, m[k].type, m[k].n_blobs, prototxt);
+    else
+      lua_pushfstring(L, "%s: layer '%s' (%s) has no weights in %s: its %d "
+                      "parameter blob(s) come from its fillers", prototxt,
+                      m[k].layer, m[k].type, caffemodel, m[k].n_blobs);
+    if (strict)
+      return cv_error_set(err, "%s; {strict = true} refuses it",
+                          lua_tostring(L, -1));
+    lua_rawseti(L, -2, k + 1);
+  }
+  return 0;
+}
+
+/* Builds the net of a definition and, when given, loads its weights;
+ * pushes the list of warnings (push_mismatches). */
+static cv_net *load(lua_State *L, const char *prototxt, const char *caffemodel,
+                    int train, int strict, cv_error *err) {
   Caffe__NetParameter *def = cv_caffe_read_net_def(
       prototxt, train ? CAFFE__PHASE__TRAIN : CAFFE__PHASE__TEST, err);
   if (!def) return NULL;
@@ -37,10 +65,12 @@ static cv_net *load(const char *prototxt, const char *caffemodel, int train,
   cv_net *net = cv_net_build(def, prototxt, train, caffemodel == NULL, err);
   if (!net || !caffemodel) {
     cv_caffe_net_free(def);
+    if (net) lua_newtable(L);
     return net;
   }
   Caffe__NetParameter *w = cv_caffe_read_weights(caffemodel, err);
-  int rc = !w || cv_net_load_weights(net, w, caffemodel, err);
+  int rc = !w || cv_net_load_weights(net, w, caffemodel, err) ||
+           push_mismatches(L, net, w, prototxt, caffemodel, strict, err);
   cv_caffe_net_free(w);
   rc = rc || cv_net_fill_unloaded(net, def, err);
   cv_caffe_net_free(def);
@@ -51,18 +81,21 @@ static cv_net *load(const char *prototxt, const char *caffemodel, int train,
   return net;
 }
 
-/* core.net_load(prototxt [, caffemodel [, phase]]) */
+/* core.net_load(prototxt [, caffemodel [, phase [, strict]]]) -> net,
+ * warnings (a list of sentences: see push_mismatches) */
 static int l_net_load(lua_State *L) {
   const char *prototxt = luaL_checkstring(L, 1);
   const char *caffemodel = luaL_optstring(L, 2, NULL);
   static const char *const phases[] = {"test", "train", NULL};
   int train = luaL_checkoption(L, 3, "test", phases);
+  int strict = lua_toboolean(L, 4);
+  lua_settop(L, 4);
   net_box *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->net = NULL;
   luaL_setmetatable(L, CV_NET_MT);
   cv_error err;
-  if (!(b->net = load(prototxt, caffemodel, train, &err))) cvL_raise(L, &err);
-  return 1;
+  if (!(b->net = load(L, prototxt, caffemodel, train, strict, &err))) cvL_raise(L, &err);
+  return 2;
 }
 
 /* Reads forward's inputs: one tensor, or a table {blob_name = tensor}
@@ -239,12 +272,20 @@ static int l_net_save_weights(lua_State *L) {
   return 0;
 }
 
-/* The layer named at idx, as an id. */
+/* The layer named at idx, as an id; else an error that lists the layers. */
 static int check_layer(lua_State *L, cv_net *net, int idx) {
   const char *name = luaL_checkstring(L, idx);
   int id = cv_net_layer_id(net, name);
-  if (id < 0) luaL_error(L, "the net has no layer '%s'", name);
-  return id;
+  if (id >= 0) return id;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 0; i < net->n_layers; i++) {
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, net->layers[i].name);
+  }
+  luaL_pushresult(&b);
+  return luaL_error(L, "the net has no layer '%s' (its layers: %s)", name,
+                    lua_tostring(L, -1));
 }
 
 /* net:keep_output_grad(layer) before a backward (see net.h). */

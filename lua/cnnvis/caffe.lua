@@ -8,9 +8,15 @@ for k, v in pairs(core.caffe or {}) do M[k] = v end
 
 --- A net from a prototxt and (optionally) its caffemodel. Without weights,
 -- parameters come from the definition's fillers (seeded: cv.manual_seed).
--- opts.phase: "test" (default) or "train".
+-- Layers of the caffemodel that the definition does not name are ignored
+-- (a training snapshot's data, split, loss and accuracy layers); one that
+-- holds weights, and a layer of the definition that gets none, are told in
+-- `net.warnings` (a list of sentences, empty when the two agree), or refused
+-- with `{strict = true}`. opts.phase: "test" (default) or "train".
 function M.load(prototxt, caffemodel, opts)
-  return net.wrap(core.net_load(prototxt, caffemodel, opts and opts.phase))
+  opts = opts or {}
+  local n = net.wrap(core.net_load(prototxt, caffemodel, opts.phase, opts.strict))
+  return n
 end
 
 M.classify = require("cnnvis.transform").classify

@@ -27,9 +27,10 @@ local function output_names(layers)
   return outputs
 end
 
---- Wraps a `cnnvis.core` net.
-function M.wrap(core_net)
-  local self = setmetatable({_net = core_net}, Net)
+--- Wraps a `cnnvis.core` net; warnings: what loading its weights found
+-- (net.warnings, see cv.caffe.load).
+function M.wrap(core_net, warnings)
+  local self = setmetatable({_net = core_net, warnings = warnings or {}}, Net)
   self.layers = core_net:layers()
   self.inputs = core_net:inputs()
   self.outputs = output_names(self.layers)
@@ -47,6 +48,28 @@ function M.wrap(core_net)
   return self
 end
 
+--- The net's blob names in the order layers make them, as a list that is
+-- also a set (names[name] is true).
+function Net:blob_names()
+  if not self._blob_names then
+    local names = {}
+    for _, l in ipairs(self.layers) do
+      for _, t in ipairs(l.tops) do
+        if not names[t] then names[#names + 1], names[t] = t, true end
+      end
+    end
+    self._blob_names = names
+  end
+  return self._blob_names
+end
+
+--- The layer names in order, as a list that is also a set.
+function Net:layer_names()
+  local names = {}
+  for _, l in ipairs(self.layers) do names[#names + 1], names[l.name] = l.name, true end
+  return names
+end
+
 --- Runs the net on x (an NxCxHxW tensor, or a table {input_name = tensor}).
 -- opts.upto names the last layer to run; opts.keep lists the only blobs to
 -- keep (default: every blob), the others are freed as soon as no later
@@ -57,6 +80,10 @@ function Net:forward(x, opts)
   local keep = opts and opts.keep
   if keep ~= nil and type(keep) ~= "table" then
     error("forward: keep must be a list of blob names", 2)
+  end
+  if upto ~= nil and not self:layer_names()[upto] then
+    error("forward: the net has no layer '" .. tostring(upto) .. "' (its layers: " ..
+      table.concat(self:layer_names(), ", ") .. ")", 2)
   end
   self._net:forward(x, upto, keep)
   self.last_input = x
@@ -78,7 +105,13 @@ function Net:neuron(name, opts)
   assert(type(opts) == "table" and math.type(opts.class) == "integer",
     "neuron: give the class as {class = c} (0-based, as in Caffe)")
   local blob = self._net:blob(name)
-  if not blob then error("neuron: the net has no blob '" .. name .. "' (run forward first)", 2) end
+  if not blob then
+    if self:blob_names()[name] then
+      error("neuron: blob '" .. name .. "' has no value: run forward first (keeping it)", 2)
+    end
+    error("neuron: the net has no blob '" .. tostring(name) .. "' (its blobs: " ..
+      table.concat(self:blob_names(), ", ") .. ")", 2)
+  end
   local c = opts.class
   if blob:dim() < 2 or c < 0 or c >= blob:size(2) then
     error(string.format("neuron: class %d is out of range for blob '%s' of shape %s",
@@ -151,6 +184,7 @@ function Net:__tostring()
     end
     lines[#lines + 1] = table.concat(cells, "  ")
   end
+  for _, w in ipairs(self.warnings) do lines[#lines + 1] = "warning: " .. w end
   return table.concat(lines, "\n")
 end
 
