@@ -12,7 +12,7 @@
 #ifndef CV_DATA_GATHER_H
 #define CV_DATA_GATHER_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 /* src and out borrowed; out must be contiguous with out's dim 0 == n and the
  * other dims equal to src's. */

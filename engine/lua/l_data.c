@@ -5,9 +5,9 @@
 
 #include "binding.h"
 
-#include "../data/gather.h"
-#include "../io/idx.h"
-#include "../solver/sgd.h"
+#include "data/gather.h"
+#include "io/idx.h"
+#include "solver/sgd.h"
 
 /* cv.load_idx(path) -> tensor (gzipped or plain IDX) */
 static int l_load_idx(lua_State *L) {

@@ -7,9 +7,9 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "../tensor_iter.h"
-#include "../tensor_grad.h"
-#include "../tensor_ops.h"
+#include "tensor/iter.h"
+#include "tensor_grad.h"
+#include "tensor/ops.h"
 #include "l_math.h"
 
 /* Lua sees only the small box of a tensor, not its data, so a loop of large

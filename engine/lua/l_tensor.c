@@ -2,8 +2,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../autograd.h"
-#include "../tensor_grad.h"
+#include "autograd.h"
+#include "tensor_grad.h"
 #include "binding.h"
 
 typedef struct {

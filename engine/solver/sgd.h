@@ -12,7 +12,7 @@
 #ifndef CV_SOLVER_SGD_H
 #define CV_SOLVER_SGD_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 /* All tensors borrowed, contiguous and of one shape; w and history are
  * updated in place. */

@@ -1,5 +1,5 @@
-/* tensor_math.c — element-wise arithmetic, comparisons, where, allclose. */
-#include "tensor_ops.h"
+/* math.c — element-wise arithmetic, comparisons, where, allclose. */
+#include "ops.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tensor_iter.h"
+#include "iter.h"
 
 static const char *const binary_names[CV_OP_BINARY_COUNT] = {
     "add", "sub", "mul", "div", "pow", "lt", "le", "gt", "ge", "eq", "ne"};

@@ -1,4 +1,4 @@
-/* tensor_impl.h — internals shared by tensor.c and tensor_view.c only. */
+/* tensor_impl.h — internals shared by tensor.c and view.c only. */
 #ifndef CV_TENSOR_IMPL_H
 #define CV_TENSOR_IMPL_H
 

@@ -1,4 +1,4 @@
-/* tensor_view.c — views: new shapes and strides over the same storage. */
+/* view.c — views: new shapes and strides over the same storage. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * tensor_ops.h — arithmetic, reductions, joins and matrix products.
+ * ops.h — arithmetic, reductions, joins and matrix products.
  *
  * A tour:
  *
@@ -25,7 +25,7 @@
 
 #include "tensor.h"
 
-/* ---- element-wise (tensor_math.c) ------------------------------------- */
+/* ---- element-wise (math.c) ------------------------------------- */
 
 typedef enum {
   CV_OP_ADD, CV_OP_SUB, CV_OP_MUL, CV_OP_DIV, CV_OP_POW,
@@ -87,7 +87,7 @@ int cv_tensor_allclose(const cv_tensor *a, const cv_tensor *b, double rtol,
 /* Seconds from a monotonic clock (CLOCK_MONOTONIC). */
 double cv_clock(void);
 
-/* ---- reductions (tensor_reduce.c) --------------------------------------
+/* ---- reductions (reduce.c) --------------------------------------
  * dim < 0 reduces over every element into a 0-d tensor (keepdim ignored);
  * otherwise along dim, keeping it as size 1 when keepdim. Sums accumulate
  * in double. */
@@ -123,7 +123,7 @@ int cv_tensor_sort(const cv_tensor *a, int dim, int descending,
 int cv_tensor_topk(const cv_tensor *a, int64_t k, int dim, int largest,
                    cv_tensor **values, cv_tensor **indices, cv_error *err);
 
-/* ---- joins (tensor_join.c) --------------------------------------------- */
+/* ---- joins (join.c) --------------------------------------------- */
 
 /* Tensors of equal shape except along dim, end to end. */
 cv_tensor *cv_tensor_cat(int n, cv_tensor *const *ts, int dim, cv_error *err);
@@ -131,7 +131,7 @@ cv_tensor *cv_tensor_cat(int n, cv_tensor *const *ts, int dim, cv_error *err);
 cv_tensor *cv_tensor_stack(int n, cv_tensor *const *ts, int dim,
                            cv_error *err);
 
-/* ---- matrix products (tensor_blas.c) -----------------------------------
+/* ---- matrix products (blas.c) -----------------------------------
  * PyTorch's matmul rules: 1-d x 1-d is a dot product (0-d result), a 1-d
  * operand is a row/column vector that is dropped from the result, 2-d x 2-d
  * a plain product, and 3-d operands are batches (a batch of 1 or a 2-d
