@@ -9,8 +9,8 @@
  *   w      -= history
  * grad may be NULL (a blob that received no gradient counts as zeros).
  */
-#ifndef CV_SOLVER_SGD_H
-#define CV_SOLVER_SGD_H
+#ifndef CV_SGD_H
+#define CV_SGD_H
 
 #include "tensor/tensor.h"
 
