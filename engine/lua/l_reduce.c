@@ -5,7 +5,6 @@
  * unbiased = bool}. A table in dim's place is the options, over every
  * element. Positions come back 1-based. */
 #include "tensor_grad.h"
-#include "tensor/ops.h"
 #include "l_math.h"
 
 typedef struct {

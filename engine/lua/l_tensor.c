@@ -3,8 +3,9 @@
 #include <string.h>
 
 #include "autograd.h"
-#include "tensor_grad.h"
 #include "binding.h"
+#include "tensor/random.h"
+#include "tensor_grad.h"
 
 typedef struct {
   cv_tensor *t; /* NULL once released */

@@ -4,7 +4,7 @@
  * by strides only; BLAS reads a matrix in place when one of its strides is 1
  * (row-major as is, column-major as a transpose), so transposed views cost
  * no copy. */
-#include "ops.h"
+#include "blas.h"
 
 #include <cblas.h>
 #include <limits.h>

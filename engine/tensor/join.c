@@ -1,5 +1,5 @@
 /* join.c — cat and stack: tensors copied side by side into one. */
-#include "ops.h"
+#include "join.h"
 
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * header of the input whose size along dim is 1: each output element then
  * sits beside the first element of its line, and a line kernel walks the
  * line with the input's stride along dim. Accumulation is in double. */
-#include "ops.h"
+#include "reduce.h"
 
 #include <math.h>
 #include <omp.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "iter.h"
+#include "math.h"
 
 typedef enum { R_SUM, R_MEAN, R_NORM1, R_NORM2, R_NORMINF, R_VAR } reduce_kind;
 

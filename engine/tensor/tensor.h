@@ -142,13 +142,4 @@ typedef void (*cv_run_fn)(int64_t n, float **ptr, const int64_t *inner_stride,
                           void *ctx);
 void cv_tensor_foreach(int count, cv_tensor **ts, cv_run_fn fn, void *ctx);
 
-/* ---- random (one seeded generator; same seed, same numbers everywhere) - */
-
-void cv_manual_seed(uint64_t seed);
-uint64_t cv_random_u64(void);
-double cv_random_uniform(void);   /* [0, 1) with 53 random bits */
-double cv_random_normal(void);    /* standard normal, Box–Muller in double */
-void cv_tensor_uniform_(cv_tensor *t, float lo, float hi);
-void cv_tensor_normal_(cv_tensor *t, float mean, float std);
-
 #endif
