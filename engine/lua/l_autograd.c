@@ -2,7 +2,6 @@
 #include "autograd.h"
 #include "nn.h"
 #include "tensor/storage_cache.h"
-#include "tensor/tensor_impl.h"
 #include "binding.h"
 
 /* t:backward([grad], [{retain = bool}]) */

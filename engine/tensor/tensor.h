@@ -111,6 +111,15 @@ int cv_tensor_record_view(cv_tensor *out, cv_tensor *in, const char *op,
  * with another shape). */
 int cv_tensor_record_copy(cv_tensor *out, cv_tensor *in, const char *op,
                           cv_error *err);
+/* A header over t's storage with any geometry (torch's as_strided). Nothing
+ * checks that it stays inside the storage: the geometry must come from
+ * tensors that do (the views above, the tape's rule for views). */
+cv_tensor *cv_tensor_view_of(cv_tensor *t, int ndim, const int64_t *size,
+                             const int64_t *stride, int64_t offset,
+                             cv_error *err);
+/* A second header over t's storage with t's geometry and no tape node: how
+ * an op keeps its own output in its node without a reference cycle. */
+cv_tensor *cv_tensor_alias(cv_tensor *t, cv_error *err);
 /* t itself (retained) when contiguous, else a contiguous copy. */
 cv_tensor *cv_tensor_contiguous(cv_tensor *t, cv_error *err);
 cv_tensor *cv_tensor_clone(const cv_tensor *t, cv_error *err);

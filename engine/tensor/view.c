@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "autograd.h"
-#include "tensor_impl.h"
+#include "tensor.h"
 
 static int check_dim(const cv_tensor *t, int dim, const char *what,
                      cv_error *err) {
