@@ -36,13 +36,21 @@ typedef struct {
   int64_t *count;    /* k */
 } work;
 
+/* Four running sums (a fixed order, so the same on every machine) keep the
+ * floating-point units busy where one sum would wait on each addition. */
 static double sqdist(const double *a, const double *b, int64_t d) {
-  double s = 0;
-  for (int64_t j = 0; j < d; j++) {
+  double s[4] = {0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 4 <= d; j += 4)
+    for (int l = 0; l < 4; l++) {
+      double t = a[j + l] - b[j + l];
+      s[l] += t * t;
+    }
+  for (; j < d; j++) {
     double t = a[j] - b[j];
-    s += t * t;
+    s[0] += t * t;
   }
-  return s;
+  return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 /* k-means++: the first centre uniformly, each next one with probability

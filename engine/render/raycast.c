@@ -248,6 +248,8 @@ cv_tensor *cv_raycast_composite(const cv_tensor *vol, const cv_raycast_params *p
   transfer_table(p, lut);
   float *o = cv_tensor_data(out);
   float scale = 1 / (p->hi - p->lo), lo = p->lo;
+  /* below u0 (in LUT units) a sample is transparent; the table agrees (0 there) */
+  float u0 = fmaxf(p->opacity[0], 0) * LUT;
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t i = 0; i < p->height; i++)
     for (int64_t j = 0; j < p->width; j++) {
@@ -260,6 +262,7 @@ cv_tensor *cv_raycast_composite(const cv_tensor *vol, const cv_raycast_params *p
           float t = (float)s;
           float x = sample(&sc, fr[0] + t * fd[0], fr[1] + t * fd[1], fr[2] + t * fd[2]);
           float u = fminf(fmaxf((x - lo) * scale, 0), 1) * LUT;
+          if (u <= u0) continue; /* no opacity: nothing to add (most of a ReLU volume) */
           int k = (int)u;
           if (k >= LUT) k = LUT - 1;
           float f = u - (float)k, e[4];
