@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../layers/layers.h"
+#include "layers/layers.h"
 #include "binding.h"
 #include "l_layers.h"
 

@@ -9,7 +9,7 @@
 #ifndef CV_L_LAYERS_H
 #define CV_L_LAYERS_H
 
-#include "../layers/layers.h"
+#include "layers/layers.h"
 #include "binding.h"
 
 /* The scratch memory the functions of cv.nn share (upvalue 1). */

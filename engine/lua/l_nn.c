@@ -2,8 +2,8 @@
  * mode is on and an input requires a gradient, a call records on the tape
  * (and takes no `out`); otherwise it runs the raw kernel of l_layers.c.
  * cvL_open_nn builds the table from both files. */
-#include "../autograd.h"
-#include "../nn.h"
+#include "autograd.h"
+#include "nn.h"
 #include "binding.h"
 #include "l_layers.h"
 
