@@ -321,6 +321,25 @@ kill -INT $pid; wait $pid; code=$?; kill $dog; echo $code]],
         "\tstdin:1: in main chunk\n\t[C]: in ?\n", err)
     end)
 
+    it("prints sizes as sizes, and the API's tables readably", function()
+      local out = run({"-i"}, {stdin = table.concat({
+        "t = cv.zeros(48, 1, 3, 3)",
+        "t:size()",
+        "#t:size(), t:size()[1], t:size(4), table.concat(t:size(), 'x'), (select(2, table.unpack(t:size())))",
+        "print(t:size())",
+        "{image = cv.zeros(1, 2, 2), label = 9, name = 'a/b'}",
+        "cv.caffe.load('spec/fixtures/synthetic/deploy.prototxt').params['fire2/prelu']",
+        "'text', 0.1", ""}, "\n"), cwd = ROOT})
+      assert.truthy(out:find(table.concat({
+        "> > {48, 1, 3, 3}",
+        "> 4\t48\t3\t48x1x3x3\t1",
+        "> {48, 1, 3, 3}",
+        '> {image = tensor(size 1x2x2), label = 9, name = "a/b"}',
+        "> {tensor(size 8), weight = tensor(size 8)}",
+        "> text\t0.1",
+        "> \n"}, "\n"), 1, true), out)
+    end)
+
     it("continues an unfinished chunk after '>>'", function()
       local out = run({"-i"}, {stdin = "for i = 1, 3 do\nio.write(i)\nend\n"})
       assert.truthy(out:find("\n> >> >> 123> \n", 1, true))

@@ -155,12 +155,33 @@ static int read_chunk(lua_State *L) {
   return status;
 }
 
-/* Prints whatever the chunk returned through the global print. */
+/* Prints its arguments through the global print, each first turned into
+ * text by cnnvis.format.show when the library is loaded (tables readable,
+ * not "table: 0x..."). */
+static int show_all(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  int show = lua_getfield(L, -1, "cnnvis.format") == LUA_TTABLE &&
+             lua_getfield(L, -1, "show") == LUA_TFUNCTION;
+  for (int i = 1; show && i <= n; i++) {
+    lua_pushvalue(L, -1);
+    lua_pushvalue(L, i);
+    lua_call(L, 1, 1);
+    lua_replace(L, i);
+  }
+  lua_settop(L, n);
+  lua_getglobal(L, "print");
+  lua_insert(L, 1);
+  lua_call(L, n, 0);
+  return 0;
+}
+
+/* Prints whatever the chunk returned (show_all). */
 static void print_results(lua_State *L) {
   int n = lua_gettop(L);
   if (n == 0) return;
   luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-  lua_getglobal(L, "print");
+  lua_pushcfunction(L, show_all);
   lua_insert(L, 1);
   cv_launcher_report(L, cv_launcher_docall(L, n, 0), NULL);
 }

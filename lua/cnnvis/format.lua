@@ -60,6 +60,93 @@ local function render(t, abbreviate, fmt, width, indent)
   return "[" .. table.concat(parts, sep) .. "]"
 end
 
+--- The metatable of the size tables `t:size()` returns: still plain
+-- tables (indexing, #, ipairs, table.concat, table.unpack, assert.same),
+-- printed as `{48, 1, 3, 3}`.
+M.Size = {__name = "cnnvis.Size"}
+function M.Size.__tostring(s)
+  local parts = {}
+  for i = 1, #s do parts[i] = tostring(s[i]) end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+
+--- s (a list of dims) as a size object.
+function M.size(s)
+  return setmetatable(s, M.Size)
+end
+
+local WIDTH = 78    -- a table is shown on one line when it fits
+local MAX_ITEMS = 12 -- entries shown of a long list
+local MAX_DEPTH = 4
+
+local function is_tensor(v)
+  local mt = getmetatable(v)
+  return type(v) == "userdata" and mt ~= nil and mt.__name == "cnnvis.Tensor"
+end
+
+local function key_order(a, b)
+  local ta, tb = type(a), type(b)
+  if ta ~= tb then return ta < tb end
+  if ta == "number" or ta == "string" then return a < b end
+  return tostring(a) < tostring(b)
+end
+
+local function scalar(v)
+  if type(v) == "string" then return string.format("%q", v) end
+  if math.type(v) == "float" and v == v and v ~= math.huge and v ~= -math.huge
+     and v ~= math.floor(v) then
+    return string.format("%.6g", v)
+  end
+  return tostring(v)
+end
+
+local show
+
+-- The entries of table t as "key = value" strings, the list part first.
+local function entries(t, indent, depth, seen)
+  local out, n = {}, #t
+  for i = 1, math.min(n, MAX_ITEMS) do out[#out + 1] = show(t[i], indent, depth, seen) end
+  if n > MAX_ITEMS then out[#out + 1] = string.format("... (%d in all)", n) end
+  local keys = {}
+  for k in pairs(t) do
+    if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
+  end
+  table.sort(keys, key_order)
+  for _, k in ipairs(keys) do
+    local name = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. scalar(k) .. "]"
+    out[#out + 1] = name .. " = " .. show(t[k], indent, depth, seen)
+  end
+  return out
+end
+
+show = function(v, indent, depth, seen)
+  if is_tensor(v) then
+    local size = v:size()
+    return "tensor(size " .. (#size == 0 and "scalar" or table.concat(size, "x")) .. ")"
+  end
+  if type(v) ~= "table" then return scalar(v) end
+  local mt = getmetatable(v)
+  if mt and mt.__tostring then return tostring(v) end
+  if seen[v] then return "{...}" end
+  if depth >= MAX_DEPTH then return next(v) == nil and "{}" or "{...}" end
+  seen[v] = true
+  local inner = indent .. "  "
+  local items = entries(v, inner, depth + 1, seen)
+  seen[v] = nil
+  if #items == 0 then return "{}" end
+  local line = "{" .. table.concat(items, ", ") .. "}"
+  if #line + #indent <= WIDTH and not line:find("\n") then return line end
+  return "{\n" .. inner .. table.concat(items, ",\n" .. inner) .. "\n" .. indent .. "}"
+end
+
+--- v as the REPL shows it: a table (the API's results: net.params, what
+-- classify returns, a data set's item) as nested, readable lines, with
+-- tensors inside it by their size; anything else as tostring does.
+function M.show(v)
+  if type(v) ~= "table" then return tostring(v) end
+  return show(v, "", 0, {})
+end
+
 --- The text `print(t)` shows.
 function M.tensor(t)
   local size = t:size()

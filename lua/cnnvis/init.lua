@@ -25,4 +25,12 @@ M.inputs = require "cnnvis.inputs"
 M.evaluate = require("cnnvis.evaluate").evaluate
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
+-- t:size() (all dims) gives a size object: a plain list that prints as one.
+local methods = core.tensor_methods()
+local size = methods.size
+methods.size = function(t, dim)
+  if dim ~= nil then return size(t, dim) end
+  return setmetatable(size(t), M.format.Size)
+end
+
 return M

@@ -1,5 +1,7 @@
 --- A Caffe net as scripts use it: `net:forward(x)`, `net.blobs.conv1`,
 -- `net.params.conv1.weight`, `net:neuron("fc8", {class = 281})`, `print(net)`.
+local format = require "cnnvis.format"
+
 local M = {}
 
 local Net = {}
@@ -33,6 +35,10 @@ function M.wrap(core_net, warnings)
   local self = setmetatable({_net = core_net, warnings = warnings or {}}, Net)
   self.layers = core_net:layers()
   self.inputs = core_net:inputs()
+  for _, l in ipairs(self.layers) do
+    for _, s in ipairs(l.top_shapes) do format.size(s) end
+  end
+  for _, i in ipairs(self.inputs) do format.size(i.shape) end
   self.outputs = output_names(self.layers)
   self.params = {}
   for _, l in ipairs(self.layers) do
