@@ -272,8 +272,12 @@ local function conv_layers(net)
 end
 
 local function layer_named(net, name)
-  for _, l in ipairs(net.layers) do if l.name == name then return l end end
-  die("the net has no layer '" .. name .. "'")
+  local names = {}
+  for _, l in ipairs(net.layers) do
+    if l.name == name then return l end
+    names[#names + 1] = l.name
+  end
+  die("the net has no layer '" .. name .. "' (its layers: " .. table.concat(names, ", ") .. ")")
 end
 
 -- The layer table of print(net) as rows: its columns are fixed-width.
@@ -313,19 +317,19 @@ end
 
 -- One row of the activation section: the input of class c and the maps of
 -- each layer for it (blobs[j].maps: maps x H x W).
-local function activation_row(page, c, img, blobs)
+local function activation_row(page, c, img, blobs, file_name)
   local s = img:size()
   local scale = scale_for(s[2], 84)
   -- photos are shown at most 200 pixels wide (the file keeps them whole)
   page:image(cv.vis.grid(img:unsqueeze(1), {normalize = "none", pad = 0, scale = scale}),
-    {name = string.format("input_%d.png", c), caption = "input", inline = true,
+    {name = file_name("input_" .. c, ".png"), caption = "input", inline = true,
      width = s[3] * scale > 200 and 200 or nil})
   for _, b in ipairs(blobs) do
     local maps = b.maps
     local h, cols = maps:size(2), columns(maps:size(1))
     page:image(cv.vis.grid(maps, {cols = cols, normalize = "each", colormap = "viridis",
                                   scale = scale_for(h, 48, cols, maps:size(3), 460)}),
-      {name = string.format("%s_%d.png", b.name, c),
+      {name = file_name(string.format("%s_%d", b.name, c), ".png"),
        caption = string.format("%s: %d maps of %dx%d", b.name, maps:size(1), h, maps:size(3)),
        inline = true})
   end
@@ -340,6 +344,9 @@ local function main(argv)
   local t_start = cv.clock()
   local ok, net = pcall(cv.caffe.load, o.prototxt, o.caffemodel ~= "none" and o.caffemodel or nil)
   if not ok then die((tostring(net):gsub("^[^:]*%.lua:%d+: ", ""))) end
+  for _, w in ipairs(net.warnings) do io.stderr:write("report: warning: ", w, "\n") end
+  -- file names from the model's names (which may hold `/`): safe and unique
+  local file_name = cv.files.namer()
   local names = {}
   if o.labels then
     local ok_, t = pcall(cv.data.read_labels, o.labels)
@@ -444,7 +451,7 @@ local function main(argv)
       page:section("Filters of " .. first.name)
       local img, how = filter_picture(weight, o.mean ~= nil)
       local w = img:size(3)
-      page:image(img, {name = "filters_" .. first.name .. ".png", width = w < 320 and 2 * w or nil,
+      page:image(img, {name = file_name("filters_" .. first.name, ".png"), width = w < 320 and 2 * w or nil,
         caption = string.format(
         "%s: %s weights; %s.", first.name, table.concat(weight:size(), "x"), how)})
     end
@@ -478,7 +485,7 @@ local function main(argv)
       -- the activations of image i sit at batch position i
       local maps = {}
       for j, b in ipairs(blobs) do maps[j] = {name = b.name, maps = b.blob[i]} end
-      activation_row(page, c, xs[i], maps)
+      activation_row(page, c, xs[i], maps, file_name)
     end
   end
 

@@ -172,7 +172,8 @@ describe("report", function()
         "--images", q(dir), "--layers", "conv1,conv9", "--out", q(dir .. "/out2"), "2>&1"}, " "))
       local msg = p:read("a")
       assert.is_nil(p:close())
-      assert.equal("report: the net has no layer 'conv9'\n", msg)
+      assert.equal("report: the net has no layer 'conv9' (its layers: data, conv1, pool1, conv2, " ..
+        "pool2, ip1, relu1, ip2, prob)\n", msg)
     end)
 
     it("prints its usage with --help and refuses an unknown option", function()

@@ -3,7 +3,7 @@
 --
 --   local x = cv.image.load("cat.jpg"):caffe_input(net, {mean = "mean.binaryproto"})
 --   local top = cv.caffe.classify(net, "cat.jpg", {labels = "synset_words.txt"})
---   print(top[1][1].class, top[1][1].label, top[1][1].prob)
+--   print(top[1][1].class, top[1][1].label, top[1][1].prob)  -- prob: always a probability
 --
 -- The steps, in pycaffe's order, on a C x H x W image of 0..255 values:
 -- channels to the net's count (gray replicated, alpha dropped), values
@@ -189,12 +189,27 @@ local function output_blob(net, opts)
   return name
 end
 
+-- The type of the layer that last writes blob `name`.
+local function producer_type(net, name)
+  local kind
+  for _, l in ipairs(net.layers) do
+    for _, t in ipairs(l.tops) do if t == name then kind = l.type end end
+  end
+  return kind
+end
+
 --- Classifies images (a path, a tensor, or a list of them) and returns for
 -- each a list of the `top` (default 5) classes: {class = 0-based, label =,
--- prob =}. Crops of one image ("oversample", the default for ImageNet-size
--- nets as in classify.py) are averaged. opts also takes caffe_input's
--- options, labels (a file or a table) and blob (default: the last output).
--- The forward keeps only that blob: net.blobs holds nothing else after.
+-- prob =, score =}. `prob` is always a probability: the blob's value when a
+-- Softmax layer writes it, else the softmax of the blob's values (a net
+-- that ends in an InnerProduct or a global pooling gives scores); `score`
+-- is the blob's own value. Each image's list also says `blob =` (its name)
+-- and `probabilities =` "net" (a Softmax output) or "softmax" (applied
+-- here). Crops of one image ("oversample", the default for ImageNet-size
+-- nets as in classify.py) are averaged, probabilities and scores apart.
+-- opts also takes caffe_input's options, labels (a file or a table) and
+-- blob (default: the last output). The forward keeps only that blob:
+-- net.blobs holds nothing else after.
 function M.classify(net, images, opts)
   opts = opts or {}
   if type(images) == "string" or core.is_tensor(images) then images = {images} end
@@ -208,17 +223,21 @@ function M.classify(net, images, opts)
     input_opts.crop = "oversample"
   end
   local name, results = output_blob(net, opts), {}
+  local is_prob = producer_type(net, name) == "Softmax"
   for i, img in ipairs(images) do
     local x = M.caffe_input(img, net, input_opts)
-    local p = core.no_grad(function()
+    local p, s = core.no_grad(function()
       local out = net:forward(x, {keep = {name}})[name] or net.blobs[name]
-      return out:contiguous():view(x:size(1), -1):mean(1)
+      local raw = out:contiguous():view(x:size(1), -1)
+      local prob = is_prob and raw or core.nn.softmax(raw, 2)
+      return prob:mean(1), raw:mean(1)
     end)
     local probs, pos = p:topk(math.min(top, p:size(1)))
-    local list = {}
+    local list = {blob = name, probabilities = is_prob and "net" or "softmax"}
     for k = 1, probs:size(1) do
-      local class = math.tointeger(pos[k]:item()) - 1
-      list[k] = {class = class, prob = probs[k]:item(),
+      local at = math.tointeger(pos[k]:item())
+      local class = at - 1
+      list[k] = {class = class, prob = probs[k]:item(), score = s[at]:item(),
                  label = labels and labels[class + 1] or tostring(class)}
     end
     results[i] = list
