@@ -137,7 +137,8 @@ end
 -- prediction); opts.layers: layer names (default: every Convolution and
 -- InnerProduct layer). Returns a table layer -> {weight =, bias =} (bias nil
 -- for a layer without one) and info {blob =, class =, value = the neuron,
--- predicted = the blob's argmax (0-based), layers = the names in order}.
+-- predicted = the blob's argmax (0-based), layers = the names in order,
+-- outputs = the net's output blobs for x by name (e.g. prob)}.
 function M.of_neuron(net, x, opts)
   opts = opts or {}
   local who = "of_neuron"
@@ -169,8 +170,10 @@ function M.of_neuron(net, x, opts)
     grads[name] = {weight = grad_copy(p.weight), bias = p.bias and grad_copy(p.bias)}
   end
   net:zero_grad()
+  local outputs = {}
+  for _, name in ipairs(net.outputs) do outputs[name] = net.blobs[name] end
   return grads, {blob = blob, class = class, value = value, predicted = predicted,
-                 layers = layers}
+                 layers = layers, outputs = outputs}
 end
 
 -- The answer blob of a classifier: its last output (a softmax's argmax is
@@ -259,6 +262,122 @@ function M.find_examples(net, set, classes, opts)
   end)
   found.skipped = skipped
   return found
+end
+
+-- ---- what the gradients look like -------------------------------------------
+
+--- The L2 norm of each filter's (output neuron's) share of a weight
+-- gradient (F x ... : F norms), summed in double by the engine's norm.
+function M.filter_norms(grad)
+  return grad:reshape(grad:size(1), -1):norm(2, 2)
+end
+
+--- {l2 = the whole gradient's norm, mean_filter = the mean of its filter
+-- norms} for each layer of grads (as of_neuron gives them), as Lua numbers.
+function M.norms(grads)
+  local out = {}
+  for name, g in pairs(grads) do
+    out[name] = {l2 = g.weight:norm():item(), mean_filter = M.filter_norms(g.weight):mean():item()}
+  end
+  return out
+end
+
+-- The input blob's C x H x W of an InnerProduct layer whose input is a
+-- 4-d blob of `inputs` values per image; nil otherwise.
+local function fc_input_maps(net, layer, inputs)
+  for _, l in ipairs(net.layers) do
+    if l.name == layer then
+      for _, m in ipairs(net.layers) do
+        for k, t in ipairs(m.tops) do
+          local shape = m.top_shapes[k]
+          if t == l.bottoms[1] and #shape == 4 and shape[2] * shape[3] * shape[4] == inputs then
+            return shape[2], shape[3], shape[4]
+          end
+        end
+      end
+    end
+  end
+end
+
+--- A weight gradient as a D x H x W volume. layout "slices" (default):
+-- a Convolution's F x C x kh x kw as F*C stacked kh x kw slices (filter f's
+-- channels together, filters along z), an InnerProduct's out x in the same
+-- way when its input blob is C x H x W (out*C slices of H x W), else one
+-- out x in slice. layout "filters": F x C x (kh*kw), one slice per filter,
+-- a row per input channel, the kernel's taps along x (InnerProduct: out x C
+-- x H*W, or out x 1 x in): a block of comparable sides, for rendering.
+function M.volume(net, layer, grad, layout)
+  local s = grad:size()
+  local f, c, h, w
+  if #s == 4 then
+    f, c, h, w = s[1], s[2], s[3], s[4]
+  else
+    f = s[1]
+    c, h, w = fc_input_maps(net, layer, s[2])
+    if not c then
+      if layout == "filters" then return grad:reshape(f, 1, s[2]) end
+      return grad:reshape(1, f, s[2])
+    end
+  end
+  if layout == "filters" then return grad:reshape(f, c, h * w) end
+  return grad:reshape(f * c, h, w)
+end
+
+--- The report's equation 1 on every layer of `layers`: cv.validate_weight_gradient
+-- with count weights each (half of them those of the largest |gradient|, the
+-- others a seeded sample), on the net's last input, for neuron {blob, class =
+-- c}. Returns a table layer -> {judged =, tiny =, kink =, max_rel_error =,
+-- median_rel_error = (of the judged rows; nil when none), eps =, rows =} and
+-- leaves no gradient behind.
+function M.validate(net, neuron, layers, count)
+  if math.type(count) ~= "integer" or count < 1 then
+    error("validate: count must be a positive integer (weights per layer), got "
+      .. tostring(count), 2)
+  end
+  local validate = require("cnnvis.gradcheck").validate_weight_gradient
+  local out = {}
+  for _, name in ipairs(layers) do
+    local rows, summary = validate(net, neuron, name, {count = count, largest = count // 2})
+    local tiny, kink, errors = 0, 0, {}
+    for _, r in ipairs(rows) do
+      if r.kink then kink = kink + 1
+      elseif r.tiny then tiny = tiny + 1
+      else errors[#errors + 1] = r.rel_error end
+    end
+    table.sort(errors)
+    local median
+    if #errors > 0 then
+      local m = (#errors + 1) // 2
+      median = #errors % 2 == 1 and errors[m] or (errors[m] + errors[m + 1]) / 2
+    end
+    out[name] = {judged = summary.judged, tiny = tiny, kink = kink,
+                 max_rel_error = summary.max_rel_error, median_rel_error = median,
+                 eps = summary.eps, rows = rows}
+  end
+  net:zero_grad()
+  return out
+end
+
+--- A picture of volume vol (D x H x W) through the engine's ray caster:
+-- emission-absorption compositing (opts.mode "composite", or "mip") with
+-- one transfer function: opts.range = {lo, hi} (required: the same for
+-- every volume that is to be compared), colormap ("viridis"), opacity
+-- ({0.05, 1, 0.6}), azimuth (30), elevation (20), width and height (256).
+-- Each axis is stretched to the length of the longest (a 64 x 24 x 9 block
+-- is drawn as a cube), so that thin volumes are not a plate seen edge on.
+function M.render(vol, opts)
+  local raycast = core.render and core.render.raycast
+  if not raycast then
+    error("render: this build has no ray caster (cv.render.raycast)", 2)
+  end
+  local d, h, w = vol:size(1), vol:size(2), vol:size(3)
+  local long = math.max(d, h, w)
+  return raycast(vol, {
+    mode = opts.mode or "composite", range = opts.range, colormap = opts.colormap or "viridis",
+    opacity = opts.opacity or {0.05, 1, 0.6}, azimuth = opts.azimuth or 30,
+    elevation = opts.elevation or 20, width = opts.width or 256, height = opts.height or 256,
+    spacing = {long / d, long / h, long / w},
+  })
 end
 
 return M
