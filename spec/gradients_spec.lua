@@ -186,6 +186,64 @@ describe("cv.gradients", function()
     end)
   end)
 
+  describe("volume(), filter_norms(), norms()", function()
+    local net = shipped()
+
+    it("stacks a conv gradient's F*C maps along z, or lays it out filter by filter", function()
+      local g = cv.randn(4, 3, 2, 5)
+      local v = cv.gradients.volume(net, "conv2", g)
+      assert.same({12, 2, 5}, v:size())
+      assert.is_true(cv.allclose(g[{3, 2}], v[(3 - 1) * 3 + 2], 0, 0))
+      local b = cv.gradients.volume(net, "conv2", g, "filters")
+      assert.same({4, 3, 10}, b:size())
+      assert.is_true(cv.allclose(g[{4, 1}]:reshape(10), b[{4, 1}], 0, 0))
+    end)
+
+    it("gives an InnerProduct gradient the maps of its input blob, or one slice", function()
+      local fc6 = cv.gradients.volume(net, "fc6", cv.randn(256, 576)) -- pool5: 64 x 3 x 3
+      assert.same({256 * 64, 3, 3}, fc6:size())
+      assert.same({256, 64, 9}, cv.gradients.volume(net, "fc6", cv.randn(256, 576), "filters"):size())
+      assert.same({1, 256, 256}, cv.gradients.volume(net, "fc7", cv.randn(256, 256)):size())
+      assert.same({10, 1, 256}, cv.gradients.volume(net, "fc8", cv.randn(10, 256), "filters"):size())
+    end)
+
+    it("measures each filter's norm, the whole norm and the mean filter norm", function()
+      local g = cv.tensor{{{{3, 4}}}, {{{0, 1}}}} -- 2 filters of 1 x 1 x 2
+      assert.is_true(cv.allclose(cv.tensor{5, 1}, cv.gradients.filter_norms(g), 0, 0))
+      local n = cv.gradients.norms({conv1 = {weight = g}}).conv1
+      assert.near(math.sqrt(26), n.l2, 1e-6)
+      assert.near(3, n.mean_filter, 1e-6)
+    end)
+  end)
+
+  describe("validate()", function()
+    it("sums up equation 1 per layer and leaves no gradient", function()
+      local net = shipped()
+      net:forward(set:get(IMAGE):unsqueeze(1))
+      local v = cv.gradients.validate(net, {"fc8", class = CLASS}, {"conv3", "fc8"}, 6)
+      for _, name in ipairs{"conv3", "fc8"} do
+        local s, errors = v[name], {}
+        assert.equal(6, #s.rows)
+        assert.equal(6, s.judged + s.tiny + s.kink)
+        for _, r in ipairs(s.rows) do
+          if not r.tiny and not r.kink then errors[#errors + 1] = r.rel_error end
+        end
+        table.sort(errors)
+        assert.equal(s.judged, #errors)
+        assert.equal(errors[#errors], s.max_rel_error)
+        local m = (#errors + 1) // 2
+        assert.equal(#errors % 2 == 1 and errors[m] or (errors[m] + errors[m + 1]) / 2,
+          s.median_rel_error)
+        assert.is_true(s.max_rel_error < 0.01)
+      end
+      for _, l in ipairs(net.layers) do
+        for _, t in ipairs(l.params) do assert.is_nil(t.grad) end
+      end
+      assert.has.error(function() cv.gradients.validate(net, {"fc8", class = 0}, {"conv1"}, 0) end,
+        "validate: count must be a positive integer (weights per layer), got 0")
+    end)
+  end)
+
   describe("net:zero_grad()", function()
     it("drops the gradient of every parameter", function()
       local net = shipped()
