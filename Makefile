@@ -19,7 +19,8 @@ LDLIBS    += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas \
 # Debian packages the build, the tests and the default job need (DESIGN.md).
 DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
              libjpeg-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler \
-             libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist
+             libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist \
+             teem-apps
 # Benchmarks, fixture generators and fuzzing only.
 DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev chromium
 
