@@ -26,44 +26,21 @@
 --   of one class's images: the rise in mean cross-entropy loss
 --   (-log softmax(z)_c, in double) and in error rate (percentage points).
 --
--- Every loop over images is a map over batches (a function of one batch
--- giving a partial result: Lua integers for counts, doubles for sums) and a
--- fold that adds the partials in batch order, so that a run split over
--- shards gives the same result.
+-- Every loop over images is a cv.sweep: a function of one batch giving its
+-- value (Lua integers for counts, doubles for sums) and a fold that adds
+-- the values in batch order, so that a run split over shards gives the
+-- same bits. Each function takes opts.batch (50) and opts.sweep (a
+-- function(set, settings, fn) in place of cv.sweep.run, as a script's
+-- ctx:sweep).
 local core = require "cnnvis.core"
+local sweep_lib = require "cnnvis.sweep"
 
 local M = {}
 
--- ---- the map over batches and the fold ------------------------------------
-
--- The partial results of fn over set's batches, one per batch, in order.
-local function map(set, opts, fn)
-  local partials = {}
-  for b in set:batches(opts.batch or 50) do
-    partials[#partials + 1] = fn(b)
-    collectgarbage("step")
-  end
-  return partials
-end
-
--- a + b for trees of numbers of the same shape (a new tree).
-local function add(a, b)
-  if type(a) == "number" then return a + b end
-  local out = {}
-  for k, v in pairs(a) do out[k] = add(v, b[k]) end
-  return out
-end
-
---- The sum of partial results (trees of numbers of one shape), in order.
-function M.fold(partials)
-  local total = partials[1]
-  for i = 2, #partials do total = add(total, partials[i]) end
-  return total
-end
-
--- fn mapped over set and folded.
+-- fn mapped over set's batches and folded: cv.sweep.run, or opts.sweep (a
+-- function(set, settings, fn) standing in for it: a script's sharded sweep).
 local function sweep(set, opts, fn)
-  return M.fold(map(set, opts, fn))
+  return (opts.sweep or sweep_lib.run)(set, {batch = opts.batch or 50, label = opts.label}, fn)
 end
 
 -- ---- the net's layers and classes ----------------------------------------
@@ -91,7 +68,8 @@ function M.class_blob(net)
   error("importance: the net has no InnerProduct layer for the class neurons", 3)
 end
 
-local function class_count(net)
+--- The number of classes: the size of the class blob's second dim.
+function M.class_count(net)
   local blob = M.class_blob(net)
   for _, l in ipairs(net.layers) do
     if l.tops[1] == blob then return l.top_shapes[1][2] end
@@ -108,12 +86,13 @@ function M.check_layer(net, name)
     table.concat(M.filter_layers(net), ", ")), 0)
 end
 
---- Checks a 0-based class against the net's class neurons.
-function M.check_class(net, c)
-  local k = class_count(net)
+--- Checks a 0-based class against the net's class neurons; what names it
+-- in the message (default "class", a script's "--input-class").
+function M.check_class(net, c, what)
+  local k = M.class_count(net)
   if math.type(c) ~= "integer" or c < 0 or c >= k then
-    error(string.format("class %s is out of range (the net has %d classes, 0 to %d)",
-      tostring(c), k, k - 1), 0)
+    error(string.format("%s %s is out of range (the net has %d classes, 0 to %d)",
+      what or "class", tostring(c), k, k - 1), 0)
   end
   return c
 end
@@ -289,7 +268,7 @@ end
 -- overall = %, images = {[c + 1] = count}}. opts.batch (50).
 function M.error_rates(net, set, opts)
   opts = opts or {}
-  local blob, k = M.class_blob(net), class_count(net)
+  local blob, k = M.class_blob(net), M.class_count(net)
   local counts = core.no_grad(function()
     return sweep(set, opts, function(b)
       net:forward(b.images, {keep = {blob}})
@@ -370,7 +349,7 @@ function M.threshold_sweep(net, set, opts)
       if v < t then below[i][#below[i] + 1] = f end
     end
   end
-  local k = class_count(net)
+  local k = M.class_count(net)
   local counts = core.no_grad(function()
     return sweep(set, opts, function(b)
       local rest = prefix(net, b.images, name)

@@ -1,5 +1,5 @@
---- SVG plots: line charts and bar charts as self-contained SVG text.
--- `cv.plot.line{...}` and `cv.plot.bar{...}` return a plot object:
+--- SVG plots: line, bar and scatter charts as self-contained SVG text.
+-- `cv.plot.line{...}`, `cv.plot.bar{...}` and `cv.plot.scatter{...}` return a plot object:
 -- `tostring(p)` or `p.svg` is the text, `p:save("x.svg")` writes it.
 local M = {}
 
@@ -121,7 +121,7 @@ local function check_series(fn, series, n)
     if type(s) ~= "table" or type(s.y) ~= "table" then
       fail(fn, "series %d has no list y", i)
     end
-    if #s.y ~= n then
+    if n and #s.y ~= n then
       fail(fn, "series '%s' has %d values for %d x positions", tostring(s.name or i), #s.y, n)
     end
     s.color = s.color or M.palette[(i - 1) % #M.palette + 1]
@@ -231,6 +231,62 @@ function M.bar(o)
     else
       f.out[#f.out + 1] = string.format('<text x="%.1f" y="%g" text-anchor="middle">%s</text>',
         cx, f.yb + 18, esc(shown[i]))
+    end
+  end
+  legend(f, series)
+  f.out[#f.out + 1] = "</svg>\n"
+  return setmetatable({svg = table.concat(f.out, "\n")}, Plot)
+end
+
+local scatter_keys = {series = true, xlabel = true, ylabel = true, title = true,
+                      width = true, height = true}
+
+--- A scatter plot: one dot per point, a colour per series.
+-- @param o series ({{name =, x = {...}, y = {...}, labels = {...}}, ...};
+--   labels: each dot's tooltip), xlabel, ylabel, title, width, height.
+-- Points with a NaN or infinite coordinate are left out.
+-- @usage cv.plot.scatter{series = {{x = importance, y = damage}}, xlabel = "importance"}
+function M.scatter(o)
+  if type(o) ~= "table" then fail("scatter", "expected a table of options") end
+  for k in pairs(o) do
+    if not scatter_keys[k] then fail("scatter", "unknown option '%s'", tostring(k)) end
+  end
+  local series = o.series
+  if type(series) ~= "table" or #series == 0 then
+    fail("scatter", "series must be a list of {name =, x = {...}, y = {...}}")
+  end
+  local xlo, xhi = math.huge, -math.huge
+  for i, s in ipairs(series) do
+    if type(s) ~= "table" or type(s.x) ~= "table" or type(s.y) ~= "table" then
+      fail("scatter", "series %d has no lists x and y", i)
+    end
+    if #s.x ~= #s.y then
+      fail("scatter", "series '%s' has %d x values and %d y values", tostring(s.name or i),
+        #s.x, #s.y)
+    end
+    for _, v in ipairs(s.x) do
+      if finite(v) then xlo, xhi = math.min(xlo, v), math.max(xhi, v) end
+    end
+  end
+  if xlo > xhi then xlo, xhi = 0, 1 end
+  local ylo, yhi = check_series("scatter", series, nil)
+  o.legend_width = legend_width(series)
+  local f = frame(o, ylo, yhi)
+  local xt, step = ticks(xlo, xhi)
+  local xa, xb = xt[1], xt[#xt]
+  local function px(v) return f.x0 + (v - xa) / (xb - xa) * (f.x1 - f.x0) end
+  for _, v in ipairs(xt) do
+    f.out[#f.out + 1] = string.format('<text x="%.1f" y="%g" text-anchor="middle">%s</text>',
+      px(v), f.yb + 18, esc(num(v, step)))
+  end
+  for _, s in ipairs(series) do
+    for i, x in ipairs(s.x) do
+      local y = s.y[i]
+      if finite(x) and finite(y) then
+        local tip = s.labels and s.labels[i] and ("<title>" .. esc(s.labels[i]) .. "</title>") or ""
+        f.out[#f.out + 1] = string.format('<circle cx="%.1f" cy="%.1f" r="3" fill="%s" ' ..
+          'fill-opacity="0.7">%s</circle>', px(x), f.y(y), s.color, tip)
+      end
     end
   end
   legend(f, series)
