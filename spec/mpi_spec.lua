@@ -40,6 +40,20 @@ mpi.finalize()
     assert.equal("3\t3\tzero\ttrue\t70004\ttrue\n", out)
   end)
 
+  it("gives every rank every rank's string with allgather", function()
+    local out, err, code = ranks(2, [[
+local mpi = require "cnnvis.mpi"
+local all = mpi.allgather(string.rep("r", mpi.rank() + 1))
+io.write(mpi.rank(), ":", table.concat(all, ","), "\n")
+]])
+    assert.equal("", err)
+    assert.equal(0, code)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    table.sort(lines)
+    assert.same({"0:r,rr", "1:r,rr"}, lines)
+  end)
+
   it("asks for FUNNELED threads and gets them", function()
     local out, err, code = ranks(2, [[
 local mpi = require "cnnvis.mpi"

@@ -97,13 +97,13 @@ static void check_total(lua_State *L, const long long *len, int n) {
   }
 }
 
-/* mpi.gather(s) -> on rank 0 a table of every rank's string in rank order,
- * nil on the others (a collective: every rank calls it) */
-static int l_gather(lua_State *L) {
+/* Brings every rank's string s (at 1) to rank 0 (everywhere when all):
+ * pushes the table of them in rank order, or nil on ranks that get none. */
+static int collect(lua_State *L, int all) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
   ensure_up(L);
-  int root = world_rank == 0, size = world_size;
+  int size = world_size, root = all || world_rank == 0;
   long long mine = (long long)n;
   long long *len = lua_newuserdatauv(L, sizeof *len * (size_t)size, 0);
   int rc = MPI_Allgather(&mine, 1, MPI_LONG_LONG, len, 1, MPI_LONG_LONG, MPI_COMM_WORLD);
@@ -118,8 +118,13 @@ static int l_gather(lua_State *L) {
     total += len[r];
   }
   char *buf = root ? lua_newuserdatauv(L, (size_t)total + 1, 0) : NULL;
-  rc = MPI_Gatherv(s, (int)n, MPI_CHAR, buf, count, displ, MPI_CHAR, 0, MPI_COMM_WORLD);
-  if (rc != MPI_SUCCESS) mpi_fail(L, "MPI_Gatherv", rc);
+  if (all) {
+    rc = MPI_Allgatherv(s, (int)n, MPI_CHAR, buf, count, displ, MPI_CHAR, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) mpi_fail(L, "MPI_Allgatherv", rc);
+  } else {
+    rc = MPI_Gatherv(s, (int)n, MPI_CHAR, buf, count, displ, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) mpi_fail(L, "MPI_Gatherv", rc);
+  }
   if (!root) {
     lua_pushnil(L);
     return 1;
@@ -130,6 +135,18 @@ static int l_gather(lua_State *L) {
     lua_rawseti(L, -2, r + 1);
   }
   return 1;
+}
+
+/* mpi.gather(s) -> on rank 0 a table of every rank's string in rank order,
+ * nil on the others (a collective: every rank calls it) */
+static int l_gather(lua_State *L) {
+  return collect(L, 0);
+}
+
+/* mpi.allgather(s) -> on every rank the table of every rank's string, in
+ * rank order (a collective) */
+static int l_allgather(lua_State *L) {
+  return collect(L, 1);
 }
 
 /* mpi.finalize(): stops MPI (after it, every call but this one raises);
@@ -162,7 +179,8 @@ int luaopen_cnnvis_mpi(lua_State *L) {
   static const luaL_Reg fns[] = {
       {"init", l_init},           {"rank", l_rank},
       {"size", l_size},           {"barrier", l_barrier},
-      {"gather", l_gather},       {"finalize", l_finalize},
+      {"gather", l_gather},       {"allgather", l_allgather},
+      {"finalize", l_finalize},
       {"initialized", l_initialized}, {"thread_level", l_thread_level},
       {NULL, NULL},
   };
