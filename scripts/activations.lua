@@ -11,7 +11,7 @@ require("cnnvis.script").run {
     {"colormap", "string", "gray, viridis or diverging (default gray)", default = "gray"},
     {"normalize", "string", "each: every map on its own range; all: one range per layer "
       .. "(default each)", default = "each"},
-    {"scale", "count", "pixels per map pixel (default: maps of about 48 pixels)"},
+    {"zoom", "count", "screen pixels per map pixel (default: maps of about 48 pixels)"},
   },
   main = function(ctx)
     local o = ctx.opts
@@ -25,7 +25,7 @@ require("cnnvis.script").run {
     cv.no_grad(function() ctx.net:forward(x) end)
     local layers = {}
     for _, g in ipairs(cv.activations.grids(ctx.net, x, {colormap = o.colormap,
-        normalize = o.normalize, scale = o.scale})) do
+        normalize = o.normalize, scale = o.zoom})) do
       local file = ctx:save_png(g.image, g.layer)
       layers[#layers + 1] = {layer = g.layer, type = g.type, blob = g.blob, shape = g.shape,
                              file = file}
