@@ -2,7 +2,7 @@
 #ifndef CV_ANALYSIS_CHECK_H
 #define CV_ANALYSIS_CHECK_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 /* 0 when x is a 2-d matrix of finite values; else -1 with a message that
  * starts with `fn` and names the shape or the first bad element (1-based). */

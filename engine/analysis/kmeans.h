@@ -20,7 +20,7 @@
 #ifndef CV_ANALYSIS_KMEANS_H
 #define CV_ANALYSIS_KMEANS_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 typedef struct cv_kmeans_opts {
   uint64_t seed;

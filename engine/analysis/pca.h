@@ -17,7 +17,7 @@
 #ifndef CV_ANALYSIS_PCA_H
 #define CV_ANALYSIS_PCA_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 typedef struct cv_pca_result {
   cv_tensor *components; /* k x d, one unit vector per row, largest variance first */

@@ -22,7 +22,7 @@
 
 #include <stddef.h>
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 #define CV_NRRD_LABEL_MAX 64
 #define CV_NRRD_KIND_MAX 32

@@ -1,6 +1,6 @@
 /* l_analysis.c — cv.pca and cv.kmeans on any n x d tensor (engine/analysis/). */
-#include "../analysis/kmeans.h"
-#include "../analysis/pca.h"
+#include "analysis/kmeans.h"
+#include "analysis/pca.h"
 #include <string.h>
 
 #include "binding.h"

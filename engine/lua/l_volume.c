@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../io/nrrd.h"
-#include "../render/raycast.h"
+#include "io/nrrd.h"
+#include "render/raycast.h"
 #include "binding.h"
 
 /* Raises "fn: unknown option 'x'" for a key of the table at idx not in known. */
