@@ -14,4 +14,8 @@ void cv_skinny_forward(int64_t m, int64_t n, int64_t k, const float *x,
 void cv_skinny_weight_grad(int64_t m, int64_t n, int64_t k, const float *dy,
                            const float *x, float *dw);
 
+/* The blocks this build uses ("avx512, 16 lanes: forward 4x4 vectors, ..."),
+ * a static string. */
+const char *cv_skinny_blocks(void);
+
 #endif
