@@ -144,11 +144,13 @@ void cv_skinny_weight_grad(int64_t m, int64_t n, int64_t k, const float *dy,
   }
 }
 
-const char *cv_skinny_blocks(void) {
 #define STR_(x) #x
 #define STR(x) STR_(x)
-  return CV_ISA ", " STR(CV_LANES) " lanes: forward " STR(ROWS) "x" STR(COLS)
-         " vectors, weight gradient " STR(DW_ROWS) "x" STR(DW_VECS) " vectors";
-#undef STR
-#undef STR_
+
+const char *cv_skinny_forward_kernel(void) {
+  return "skinny, " STR(ROWS) "x" STR(COLS) " blocks of " STR(CV_LANES) " lanes";
+}
+
+const char *cv_skinny_weight_grad_kernel(void) {
+  return "skinny, " STR(DW_ROWS) "x" STR(DW_VECS) " blocks of " STR(CV_LANES) " lanes";
 }
