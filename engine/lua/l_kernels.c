@@ -1,6 +1,6 @@
 /* l_kernels.c — cv.nn.kernel_choices(): which kernel served which shape
  * (layers/kernel_choice.h), for users and the benchmarks. */
-#include "../layers/kernel_choice.h"
+#include "layers/kernel_choice.h"
 #include "binding.h"
 
 /* kernel_choices([{reset = true}]) -> {isa =, lanes =, dropped =, {op =,
