@@ -20,5 +20,7 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_image(L);
   cvL_open_data(L);
   cvL_open_render(L);
+  cvL_open_analysis(L);
+  cvL_open_volume(L);
   return 1;
 }

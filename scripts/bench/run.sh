@@ -46,6 +46,13 @@ echo "== CaffeNet forward (scripts/bench/caffenet.lua) =="
 "$bin" "$here/caffenet.lua" "$threads"
 echo "== CaffeNet backward (scripts/bench/caffenet_backward.lua) =="
 "$bin" "$here/caffenet_backward.lua" "$threads"
+echo "== PCA and k-means (scripts/bench/analysis.lua) =="
+printf '%-34s %12s %12s %8s\n' "benchmark" "cnnvis" "NumPy" "ratio"
+"$bin" "$here/analysis.lua" "$threads"
+echo "== ray casting (scripts/bench/volume.lua) =="
+"$bin" "$here/volume.lua" "$threads"
+echo "== filter importance and the oracle (scripts/bench/importance.lua) =="
+"$bin" "$here/importance.lua" "$threads"
 
 # The same CaffeNet benchmarks with the AVX2 build, when there is one and the
 # machine runs it (and it is not the main build's instruction set already).
