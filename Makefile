@@ -20,13 +20,15 @@ LDLIBS    += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas \
 DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
              libjpeg-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler \
              libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist \
-             teem-apps
+             teem-apps \
+             openmpi-bin libopenmpi-dev
 # Benchmarks, fixture generators and fuzzing only.
 DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev chromium
 
 # engine/launcher/ is the executable's front end (libedit, main): not in the module.
+# engine/mpi/ is the cnnvis.mpi module: its own shared object, not in the core.
 ENGINE_SRC := $(shell find engine -name '*.c' -not -path 'engine/lua/*' \
-                -not -path 'engine/launcher/*' | sort)
+                -not -path 'engine/launcher/*' -not -path 'engine/mpi/*' | sort)
 LAUNCH_SRC := $(sort $(wildcard engine/launcher/*.c))
 BIND_SRC   := $(sort $(wildcard engine/lua/*.c))
 PROTO_SRC  := $(sort $(wildcard engine/caffe/*.proto))
@@ -38,8 +40,16 @@ HEADERS    := $(shell find engine -name '*.h') $(GEN_SRC:.c=.h)
 MODULE    := $(BUILD)/lib/cnnvis/core.so
 LAUNCHER  := $(BUILD)/bin/cnnvis
 
+# cnnvis.mpi, built only where Open MPI's compiler wrapper (or its pkg-config
+# file) gives flags under which mpi.h compiles.
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c 2>/dev/null)
+HAVE_MPI   := $(shell printf '\043include <mpi.h>\n' | \
+                $(CC) $(MPI_CFLAGS) -E -x c - >/dev/null 2>&1 && echo yes)
+MPI_MODULE := $(if $(HAVE_MPI),$(BUILD)/lib/cnnvis/mpi.so)
+
 .PHONY: all deps deps-dev test asan asan-run bench fuzz fuzz-build report install uninstall clean help
-all: $(MODULE) $(LAUNCHER)
+all: $(MODULE) $(LAUNCHER) $(MPI_MODULE)
 
 help:
 	@echo "make deps      install the Debian packages that are missing (as root)"
@@ -91,6 +101,15 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 $(MODULE): $(ENGINE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/obj/engine/mpi/%.o: engine/mpi/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
+
+# nodelete too: its exit handler finalizes MPI after lua_close.
+$(BUILD)/lib/cnnvis/mpi.so: $(BUILD)/obj/engine/mpi/l_mpi.o
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(MPI_LIBS)
 
 $(LAUNCHER): $(patsubst %.c,$(BUILD)/obj/%.o,$(LAUNCH_SRC)) $(ENGINE_OBJ)
 	@mkdir -p $(@D)
@@ -191,6 +210,7 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 	install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/cnnvis
 	install -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis/core.so
+	$(if $(MPI_MODULE),install -m 644 $(MPI_MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis/mpi.so)
 	cp -R lua/cnnvis/. $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis/
 
 uninstall:

@@ -123,6 +123,18 @@ int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
                         const char *upto, const unsigned char *keep,
                         cv_error *err);
 
+/* Runs only layers from..upto (names; NULL: the first / the last layer) on
+ * the blobs the net holds: those the layers read and do not make themselves
+ * come from an earlier forward or from cv_net_set_blob. keep as above (a
+ * reference the caller holds to a blob it gave keeps in-place layers from
+ * overwriting it). A removal that changes layer L on only reruns
+ * L onwards this way, without the layers before it. */
+int cv_net_forward_from(cv_net *net, const char *from, const char *upto,
+                        const unsigned char *keep, cv_error *err);
+/* Makes t (retained) the value of blob name, for cv_net_forward_from. */
+int cv_net_set_blob(cv_net *net, const char *name, cv_tensor *t,
+                    cv_error *err);
+
 /* Per-sample filter gradient norms of a Convolution or InnerProduct layer.
  * Before a backward: cv_net_keep_output_grad(net, id) asks the tape to keep
  * the gradient of the layer's output. After it: a new N x filters tensor,
@@ -133,6 +145,11 @@ int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
  * the graph ({retain = true}) for the layer's saved input. */
 int cv_net_keep_output_grad(cv_net *net, int layer_id, cv_error *err);
 cv_tensor *cv_net_filter_norms(cv_net *net, int layer_id, cv_error *err);
+/* After such a backward: the layer's output y (bias included, before any
+ * in-place layer) and its kept gradient dy, both borrowed (valid until the
+ * next forward), for per-sample measures of one's own. */
+int cv_net_output_grad(cv_net *net, int layer_id, cv_tensor **y,
+                       cv_tensor **dy, cv_error *err);
 
 int cv_net_blob_id(const cv_net *net, const char *name);  /* -1 if none */
 int cv_net_layer_id(const cv_net *net, const char *name); /* -1 if none */

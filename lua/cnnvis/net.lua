@@ -53,16 +53,33 @@ end
 --- Runs the net on x (an NxCxHxW tensor, or a table {input_name = tensor}).
 -- opts.upto names the last layer to run; opts.keep lists the only blobs to
 -- keep (default: every blob), the others are freed as soon as no later
--- layer reads them. Returns a table of the output blobs by name (with
--- upto: that layer's tops) that were kept.
+-- layer reads them. opts.from names the first layer to run: then x is nil
+-- or a table {blob = tensor} of the blobs that layer and the later ones
+-- read and do not make (by default those of the last forward), and the
+-- layers before it do not run -- what a change from layer L on needs:
+--   net:forward(x, {upto = "norm2", keep = {"norm2"}})
+--   local norm2 = net.blobs.norm2
+--   net:forward({norm2 = norm2}, {from = "conv3"})   -- conv3 onwards only
+-- Returns a table of the output blobs by name (with upto: that layer's
+-- tops) that were kept.
 function Net:forward(x, opts)
   local upto = opts and opts.upto
   local keep = opts and opts.keep
+  local from = opts and opts.from
   if keep ~= nil and type(keep) ~= "table" then
     error("forward: keep must be a list of blob names", 2)
   end
-  self._net:forward(x, upto, keep)
-  self.last_input = x
+  if from ~= nil then
+    if type(from) ~= "string" then error("forward: from must be a layer name", 2) end
+    if x ~= nil and type(x) ~= "table" then
+      error("forward: from a layer on, give blobs as {name = tensor}", 2)
+    end
+    self._net:forward(x, upto, keep, from)
+    self.last_input = nil -- no input for the whole net to run again on
+  else
+    self._net:forward(x, upto, keep)
+    self.last_input = x
+  end
   local names = self.outputs
   if upto then
     for _, l in ipairs(self.layers) do

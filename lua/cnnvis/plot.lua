@@ -121,7 +121,7 @@ local function check_series(fn, series, n)
     if type(s) ~= "table" or type(s.y) ~= "table" then
       fail(fn, "series %d has no list y", i)
     end
-    if #s.y ~= n then
+    if n and #s.y ~= n then
       fail(fn, "series '%s' has %d values for %d x positions", tostring(s.name or i), #s.y, n)
     end
     s.color = s.color or M.palette[(i - 1) % #M.palette + 1]
@@ -243,9 +243,9 @@ local scatter_keys = {series = true, xlabel = true, ylabel = true, title = true,
 
 --- A scatter plot: points (x, y) of one or more series, both axes on one
 -- range when o.diagonal is set, with the line y = x drawn (agreement plots).
--- @param o series ({{name =, x = {...}, y = {...}, color =}, ...}), xlabel,
---   ylabel, title, width (480), height (480), diagonal. Points that are NaN
---   or infinite are left out.
+-- @param o series ({{name =, x = {...}, y = {...}, color =, labels = {...}}, ...};
+--   labels: each dot's tooltip), xlabel, ylabel, title, width (480),
+--   height (480), diagonal. Points that are NaN or infinite are left out.
 -- @usage cv.plot.scatter{series = {{x = analytic, y = numeric}}, diagonal = true}
 function M.scatter(o)
   if type(o) ~= "table" then fail("scatter", "expected a table of options") end
@@ -297,8 +297,9 @@ function M.scatter(o)
   for _, s in ipairs(o.series) do
     for k = 1, #s.x do
       if finite(s.x[k]) and finite(s.y[k]) then
+        local tip = s.labels and s.labels[k] and ("<title>" .. esc(s.labels[k]) .. "</title>") or ""
         f.out[#f.out + 1] = string.format('<circle cx="%.1f" cy="%.1f" r="3" fill="%s" ' ..
-          'fill-opacity="0.7"/>', px(s.x[k]), f.y(s.y[k]), s.color)
+          'fill-opacity="0.7">%s</circle>', px(s.x[k]), f.y(s.y[k]), s.color, tip)
       end
     end
   end
