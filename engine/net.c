@@ -294,12 +294,11 @@ static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
                           "value: give it to forward", l->name,
                           net->blob_names[l->bottom[k]]);
   }
-  if (l->n_bottom == 1 && l->n_top == 1 && l->top[0] == l->bottom[0] &&
-      sole_owner(bottom[0])) {
-    int done = cv_net_layer_inplace(l, bottom[0], err);
-    if (done < 0)
+  if (l->type->inplace && l->n_bottom == 1 && l->n_top == 1 &&
+      l->top[0] == l->bottom[0] && sole_owner(bottom[0])) {
+    if (l->type->inplace(l->opts, bottom[0], err))
       return cv_error_prefix(err, "layer '%s' (%s)", l->name, l->type->name);
-    if (done) return 0;
+    return 0;
   }
   int rc = l->type->forward_ws
                ? l->type->forward_ws(l->opts, &net->ws, l->n_bottom, bottom,

@@ -56,6 +56,11 @@ typedef struct cv_layer_type {
   int (*forward_ws)(const void *opts, cv_workspace *ws, int n_bottom,
                     cv_tensor **bottom, cv_tensor **param, int n_top,
                     cv_tensor **top, cv_error *err);
+  /* When set, the layer may run on its bottom's own memory (Caffe's
+   * in-place ReLU): overwrites x with the top. The net calls it only for a
+   * layer whose top is its bottom, when no one else holds x and nothing is
+   * recorded on the tape. */
+  int (*inplace)(const void *opts, cv_tensor *x, cv_error *err);
 } cv_layer_type;
 
 typedef struct {
@@ -153,9 +158,5 @@ cv_tensor *cv_net_blob(const cv_net *net, const char *name); /* borrowed */
 /* The supported layer types, for messages: "Input, Convolution, ...". */
 void cv_net_supported_types(char *buf, size_t n);
 const cv_layer_type *cv_layer_type_find(const char *name);
-/* Runs layer l in place on x (its bottom and top) when its type can: 1 when
- * done, 0 when the type cannot, -1 on error. The net calls it only when no
- * one else holds x and nothing is recorded. */
-int cv_net_layer_inplace(const cv_net_layer *l, cv_tensor *x, cv_error *err);
 
 #endif
