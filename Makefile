@@ -149,8 +149,14 @@ asan-run:
 	 LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp:print_suppressions=0 \
 	 sh spec/run.sh $(LUA)
 
+# The CaffeNet benchmarks run again with a build for AVX2 without AVX-512
+# (x86-64-v3) in its own folder: what such machines get.
+AVX2_BUILD := build-avx2
+AVX2_OPT   := -O3 -march=x86-64-v3
 bench: deps-dev all
-	@$(TREE_ENV) sh scripts/bench/run.sh
+	@$(MAKE) -s BUILD=$(AVX2_BUILD) OPT="$(AVX2_OPT)" all
+	@$(TREE_ENV) BENCH_OPT="$(OPT)" BENCH_AVX2_OPT="$(AVX2_OPT)" \
+	  BENCH_AVX2_BIN="$(CURDIR)/$(AVX2_BUILD)/bin/cnnvis" sh scripts/bench/run.sh
 
 # ---- fuzzing -----------------------------------------------------------
 # Every spec/fuzz/fuzz_<name>.c is a libFuzzer harness (LLVMFuzzerTestOneInput)
@@ -218,4 +224,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 
 clean:
-	rm -rf build build-asan build-fuzz out
+	rm -rf build build-avx2 build-asan build-fuzz out

@@ -113,8 +113,8 @@ describe("cnnvis.importance", function()
         "layer 'pool1' is a Pooling, not a Convolution or InnerProduct layer "
           .. "(those are: conv1, conv2, ip1, ip2)")
       assert.has.error(function() imp.importance(net, set, {class = 1, layers = {"fc9"}}) end,
-        "the net has no layer 'fc9', not a Convolution or InnerProduct layer "
-          .. "(those are: conv1, conv2, ip1, ip2)")
+        "the net has no layer 'fc9' (its Convolution and InnerProduct layers are: "
+          .. "conv1, conv2, ip1, ip2)")
       assert.has.error(function() imp.importance(net, set:of_class(9), {class = 9}) end,
         "no images of the input class in the set")
     end)

@@ -80,10 +80,13 @@ end
 function M.check_layer(net, name)
   local l = layer_info(net, name)
   if l and (l.type == "Convolution" or l.type == "InnerProduct") then return l end
-  local what = l and string.format("layer '%s' is a %s", name, l.type)
-                 or string.format("the net has no layer '%s'", name)
-  error(string.format("%s, not a Convolution or InnerProduct layer (those are: %s)", what,
-    table.concat(M.filter_layers(net), ", ")), 0)
+  local list = table.concat(M.filter_layers(net), ", ")
+  if not l then
+    error(string.format("the net has no layer '%s' (its Convolution and InnerProduct layers "
+      .. "are: %s)", tostring(name), list), 0)
+  end
+  error(string.format("layer '%s' is a %s, not a Convolution or InnerProduct layer (those "
+    .. "are: %s)", name, l.type, list), 0)
 end
 
 --- Checks a 0-based class against the net's class neurons; what names it
