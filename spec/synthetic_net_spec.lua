@@ -117,4 +117,48 @@ describe("the synthetic net", function()
       assert.equal("file", lfs.attributes(dir .. "/out2/fire2_expand3x3_4.png", "mode"))
     end)
   end)
+
+  describe("every analysis script", function()
+    local dir
+    setup(function()
+      dir = support.temp_dir("synthetic_scripts")
+      cv.manual_seed(9)
+      lfs.mkdir(dir .. "/images")
+      for c = 0, 4 do
+        lfs.mkdir(dir .. "/images/" .. c)
+        for i = 1, 2 do
+          cv.image.save(cv.rand(3, 16, 16) * 255, string.format("%s/images/%d/%d.png", dir, c, i))
+        end
+      end
+    end)
+    teardown(function() os.execute("rm -rf " .. q(dir)) end)
+
+    -- The class neurons are the global pooling's outputs (no InnerProduct,
+    -- no Softmax): each script runs to the end and names the real layers.
+    local runs = {
+      {"activations"}, {"volume", "--frames", "2", "--size", "32"},
+      {"reorder", "--k", "3,5", "--fine", "6", "--frames", "2", "--size", "32"},
+      {"gradients", "--check", "4"}, {"compare_classes", "--reference", "1", "--similar", "2",
+                                      "--dissimilar", "3"},
+      {"importance", "--class", "1"}, {"removal", "--class", "1", "--layer", "conv/1"},
+      {"threshold", "--class", "1", "--layer", "conv/1"},
+      {"validate_importance", "--class", "1"},
+    }
+    for _, r in ipairs(runs) do
+      it(r[1] .. ".lua", function()
+        local out = dir .. "/out_" .. r[1]
+        local args = {q(BIN), "scripts/" .. r[1] .. ".lua", "--prototxt", q(DEPLOY), "--caffemodel",
+                      q(WEIGHTS), "--images", q(dir .. "/images"), "--out", q(out)}
+        for k = 2, #r do args[#args + 1] = q(r[k]) end
+        local p = assert(io.popen(table.concat(args, " ") .. " 2>&1"))
+        local text = p:read("a")
+        assert.is_true(p:close(), text)
+        local json_name = r[1] == "compare_classes" and "compare" or r[1]
+        local result = cv.json.read(out .. "/" .. json_name .. ".json")
+        local names = cv.json.encode(result)
+        assert.truthy(names:find("conv/1", 1, true) or names:find("fire2/", 1, true) or
+                      r[1] == "volume", names:sub(1, 200))
+      end)
+    end
+  end)
 end)

@@ -29,11 +29,7 @@ end
 --- The report's fc8 neuron blob: the top of the net's last InnerProduct layer
 -- (before any softmax); nil when the net has none.
 function M.default_blob(net)
-  local blob
-  for _, l in ipairs(net.layers) do
-    if l.type == "InnerProduct" then blob = l.tops[1] end
-  end
-  return blob
+  return net:class_blob()
 end
 
 -- The net's blobs, in net order, each once.

@@ -60,12 +60,10 @@ function M.filter_layers(net)
   return names
 end
 
---- The blob of the class neurons: the top of the last InnerProduct layer.
+--- The blob of the class neurons: net:class_blob() (the last InnerProduct's
+-- top, else the net's last output before any softmax).
 function M.class_blob(net)
-  for i = #net.layers, 1, -1 do
-    if net.layers[i].type == "InnerProduct" then return net.layers[i].tops[1] end
-  end
-  error("importance: the net has no InnerProduct layer for the class neurons", 3)
+  return net:class_blob()
 end
 
 --- The number of classes: the size of the class blob's second dim.
@@ -245,10 +243,15 @@ end
 
 -- Counts of images and of misclassified ones per true class (1-based
 -- arrays of k integers) in class scores z (N x k) against labels.
+-- Class scores as N x classes (a net ending in global pooling gives N x k x 1 x 1).
+local function rows(z)
+  return z:dim() == 2 and z or z:reshape(z:size(1), -1)
+end
+
 local function count_errors(z, labels, k)
   local total, wrong = {}, {}
   for c = 1, k do total[c], wrong[c] = 0, 0 end
-  local predicted = z:argmax(2):totable()
+  local predicted = rows(z):argmax(2):totable()
   for i, l in ipairs(labels:totable()) do
     local t = math.tointeger(l) + 1
     total[t] = total[t] + 1
@@ -319,7 +322,7 @@ end
 -- count, in double.
 local function loss_and_errors(z, c)
   local loss, wrong = 0.0, 0
-  for _, row in ipairs(z:totable()) do
+  for _, row in ipairs(rows(z):totable()) do
     local top, best = -math.huge, 1
     for j, v in ipairs(row) do
       if v > top then top, best = v, j end

@@ -208,6 +208,22 @@ function Net:per_sample_norms(neuron, opts)
   return norms
 end
 
+--- The blob whose neurons are the classes, before any softmax: the top of
+-- the last InnerProduct layer (CaffeNet's fc8), or, in a net without one
+-- (SqueezeNet ends in global average pooling), the net's last output,
+-- stepping back from a Softmax to what it reads.
+function Net:class_blob()
+  for i = #self.layers, 1, -1 do
+    if self.layers[i].type == "InnerProduct" then return self.layers[i].tops[1] end
+  end
+  local blob = self.outputs[#self.outputs]
+  for i = #self.layers, 1, -1 do
+    local l = self.layers[i]
+    if l.tops[1] == blob and l.type == "Softmax" then blob = l.bottoms[1] end
+  end
+  return blob
+end
+
 --- Writes the weights as a V2 caffemodel.
 function Net:save(path)
   self._net:save_weights(path)
