@@ -304,23 +304,12 @@ static int l_totable(lua_State *L) {
 
 /* ---- views ------------------------------------------------------------ */
 
-/* Pushes a view of `in` made by `op`, recorded on the tape when in needs a
- * gradient. Takes over the reference to out. */
-static void push_view(lua_State *L, cv_tensor *out, cv_tensor *in,
-                      const char *op, cv_error *err) {
-  cvL_pushtensor(L, out, err);
-  if (out == in) return; /* contiguous() of a contiguous tensor */
-  int rc = out->storage == in->storage ? cv_tensor_record_view(out, in, op, err)
-                                       : cv_tensor_record_copy(out, in, op, err);
-  if (rc) cvL_raise(L, err);
-}
-
 static int l_view(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 2, size);
   cv_error err;
-  push_view(L, cv_tensor_view(t, n, size, &err), t, "view", &err);
+  cvL_pushtensor(L, cv_op_view(t, n, size, &err), &err);
   return 1;
 }
 
@@ -329,7 +318,7 @@ static int l_reshape(lua_State *L) {
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 2, size);
   cv_error err;
-  push_view(L, cv_tensor_reshape(t, n, size, &err), t, "reshape", &err);
+  cvL_pushtensor(L, cv_op_reshape(t, n, size, &err), &err);
   return 1;
 }
 
@@ -345,7 +334,7 @@ static int l_transpose(lua_State *L) {
     d1 = cvL_checkdim(L, 3, t->ndim);
   }
   cv_error err;
-  push_view(L, cv_tensor_transpose(t, d0, d1, &err), t, "transpose", &err);
+  cvL_pushtensor(L, cv_op_transpose(t, d0, d1, &err), &err);
   return 1;
 }
 
@@ -360,7 +349,7 @@ static int l_permute(lua_State *L) {
   for (int d = 0; d < n; d++)
     order[d] = (int)(order64[d] < 0 ? order64[d] + n : order64[d] - 1);
   cv_error err;
-  push_view(L, cv_tensor_permute(t, order, &err), t, "permute", &err);
+  cvL_pushtensor(L, cv_op_permute(t, order, &err), &err);
   return 1;
 }
 
@@ -369,7 +358,7 @@ static int l_narrow(lua_State *L) {
   int dim = cvL_checkdim(L, 2, t->ndim);
   lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
   cv_error err;
-  push_view(L, cv_tensor_narrow(t, dim, start - 1, len, &err), t, "narrow", &err);
+  cvL_pushtensor(L, cv_op_narrow(t, dim, start - 1, len, &err), &err);
   return 1;
 }
 
@@ -379,7 +368,7 @@ static int l_select(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 3);
   if (i < 0) i += t->size[dim] + 1;
   cv_error err;
-  push_view(L, cv_tensor_select(t, dim, i - 1, &err), t, "select", &err);
+  cvL_pushtensor(L, cv_op_select(t, dim, i - 1, &err), &err);
   return 1;
 }
 
@@ -387,7 +376,7 @@ static int l_unsqueeze(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int dim = cvL_checkdim(L, 2, t->ndim + 1);
   cv_error err;
-  push_view(L, cv_tensor_unsqueeze(t, dim, &err), t, "unsqueeze", &err);
+  cvL_pushtensor(L, cv_op_unsqueeze(t, dim, &err), &err);
   return 1;
 }
 
@@ -395,7 +384,7 @@ static int l_squeeze(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int dim = lua_isnoneornil(L, 2) ? -1 : cvL_checkdim(L, 2, t->ndim);
   cv_error err;
-  push_view(L, cv_tensor_squeeze(t, dim, &err), t, "squeeze", &err);
+  cvL_pushtensor(L, cv_op_squeeze(t, dim, &err), &err);
   return 1;
 }
 
@@ -404,21 +393,21 @@ static int l_expand(lua_State *L) {
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 2, size);
   cv_error err;
-  push_view(L, cv_tensor_expand(t, n, size, &err), t, "expand", &err);
+  cvL_pushtensor(L, cv_op_expand(t, n, size, &err), &err);
   return 1;
 }
 
 static int l_contiguous(lua_State *L) {
   cv_error err;
   cv_tensor *t = cvL_checktensor(L, 1);
-  push_view(L, cv_tensor_contiguous(t, &err), t, "contiguous", &err);
+  cvL_pushtensor(L, cv_op_contiguous(t, &err), &err);
   return 1;
 }
 
 static int l_clone(lua_State *L) {
   cv_error err;
   cv_tensor *t = cvL_checktensor(L, 1);
-  push_view(L, cv_tensor_clone(t, &err), t, "clone", &err);
+  cvL_pushtensor(L, cv_op_clone(t, &err), &err);
   return 1;
 }
 
@@ -513,7 +502,8 @@ static int l_index(lua_State *L) {
   if (kt == LUA_TNUMBER || kt == LUA_TTABLE) {
     cv_error err;
     cv_tensor *t = cvL_checktensor(L, 1);
-    push_view(L, index_view(L, t, 2, &err), t, "index", &err);
+    cvL_pushtensor(L, cv_op_view_steps(index_view(L, t, 2, &err), t, "index",
+                                         &err), &err);
     return 1;
   }
   const char *key = lua_tostring(L, 2);

@@ -82,7 +82,8 @@ float *cv_tensor_at(const cv_tensor *t, const int64_t *index);
 const char *cv_shape_str(int ndim, const int64_t *size, char *buf, size_t n);
 #define CV_SHAPE_STR_MAX 128
 
-/* ---- views (share storage; new references) --------------------------- */
+/* ---- views (share storage; new references; tensor_grad.h has their
+ * differentiable twins) ---------------------------------------------- */
 
 /* Sizes may contain one -1, inferred. Needs a layout that allows it:
  * a non-contiguous tensor that cannot be viewed gives an error naming shapes. */
@@ -103,14 +104,6 @@ cv_tensor *cv_tensor_squeeze(cv_tensor *t, int dim, cv_error *err);
 /* Size-1 dims grow to the asked size with stride 0; new leading dims too. */
 cv_tensor *cv_tensor_expand(cv_tensor *t, int ndim, const int64_t *size,
                             cv_error *err);
-/* Records out (a view of in made by `op`) on the autograd tape, so that
- * gradients flow back through it; a no-op when in needs no gradient. */
-int cv_tensor_record_view(cv_tensor *out, cv_tensor *in, const char *op,
-                          cv_error *err);
-/* The same for out, a copy of in's elements in row-major order (possibly
- * with another shape). */
-int cv_tensor_record_copy(cv_tensor *out, cv_tensor *in, const char *op,
-                          cv_error *err);
 /* A header over t's storage with any geometry (torch's as_strided). Nothing
  * checks that it stays inside the storage: the geometry must come from
  * tensors that do (the views above, the tape's rule for views). */
