@@ -60,6 +60,12 @@ typedef struct cv_tensor {
 cv_tensor *cv_tensor_new(int ndim, const int64_t *size, cv_error *err);
 /* Same, but the contents are left uninitialised (faster for outputs). */
 cv_tensor *cv_tensor_empty(int ndim, const int64_t *size, cv_error *err);
+/* A contiguous tensor over `data`, which it takes over: 64-byte aligned,
+ * from the malloc family (free() gives it back), with `bytes` usable (at
+ * least the tensor's floats). It is freed, or kept for reuse under `bytes`,
+ * with the storage. On failure data stays the caller's. */
+cv_tensor *cv_tensor_adopt(int ndim, const int64_t *size, float *data,
+                           size_t bytes, cv_error *err);
 /* A new contiguous tensor with the shape of t, zeroed / uninitialised. */
 cv_tensor *cv_tensor_zeros_like(const cv_tensor *t, cv_error *err);
 cv_tensor *cv_tensor_empty_like(const cv_tensor *t, cv_error *err);
