@@ -44,14 +44,14 @@ static cv_tensor *opt_tensor(lua_State *L, int idx) {
 static cv_tensor *push_empty(lua_State *L, int ndim, const int64_t *size) {
   cv_error err;
   cv_tensor *t = cv_tensor_empty(ndim, size, &err);
-  cvL_pushtensor(L, t, &err);
+  cvL_push_result(L, t, &err);
   return t;
 }
 
 static cv_tensor *push_zeros(lua_State *L, int ndim, const int64_t *size) {
   cv_error err;
   cv_tensor *t = cv_tensor_new(ndim, size, &err);
-  cvL_pushtensor(L, t, &err);
+  cvL_push_result(L, t, &err);
   return t;
 }
 
@@ -204,7 +204,7 @@ static int l_conv2d(lua_State *L) {
     cv_tensor *x = cvL_checktensor(L, 1), *w = cvL_checktensor(L, 2);
     cv_conv_params p = conv_opts(L, 4, w);
     cv_error err;
-    cvL_pushtensor(L, cv_nn_conv2d(&p, x, w, opt_original(L, 3), workspace(L), &err), &err);
+    cvL_push_result(L, cv_nn_conv2d(&p, x, w, opt_original(L, 3), workspace(L), &err), &err);
     return 1;
   }
   cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *b = opt_tensor(L, 3);
@@ -269,7 +269,7 @@ static int pool_forward(lua_State *L, cv_pool_method m) {
   if (on_tape(L, 1)) {
     cv_pool_params p = pool_opts(L, 2, m);
     cv_error err;
-    cvL_pushtensor(L, cv_nn_pool2d(&p, cvL_checktensor(L, 1), &err), &err);
+    cvL_push_result(L, cv_nn_pool2d(&p, cvL_checktensor(L, 1), &err), &err);
     return 1;
   }
   cv_tensor *x = arg_tensor(L, 1);
@@ -329,7 +329,7 @@ static int l_lrn(lua_State *L) {
   if (on_tape(L, 1)) {
     cv_lrn_params p = lrn_opts(L, 2);
     cv_error err;
-    cvL_pushtensor(L, cv_nn_lrn(&p, cvL_checktensor(L, 1), workspace(L), &err), &err);
+    cvL_push_result(L, cv_nn_lrn(&p, cvL_checktensor(L, 1), workspace(L), &err), &err);
     return 1;
   }
   cv_tensor *x = arg_tensor(L, 1);
@@ -370,7 +370,7 @@ static int l_linear(lua_State *L) {
     cv_tensor *x = cvL_checktensor(L, 1);
     cv_linear_params p = linear_opts(L, 4, x);
     cv_error err;
-    cvL_pushtensor(L, cv_nn_linear(&p, x, cvL_checktensor(L, 2), opt_original(L, 3), &err), &err);
+    cvL_push_result(L, cv_nn_linear(&p, x, cvL_checktensor(L, 2), opt_original(L, 3), &err), &err);
     return 1;
   }
   cv_tensor *x = arg_tensor(L, 1), *w = arg_tensor(L, 2), *b = opt_tensor(L, 3);
@@ -421,7 +421,7 @@ static int l_relu(lua_State *L) {
   double slope = luaL_optnumber(L, 2, 0);
   cv_error err;
   if (on_tape(L, 1)) {
-    cvL_pushtensor(L, cv_nn_relu(slope, cvL_checktensor(L, 1), &err), &err);
+    cvL_push_result(L, cv_nn_relu(slope, cvL_checktensor(L, 1), &err), &err);
     return 1;
   }
   cv_tensor *x = arg_tensor(L, 1);
@@ -467,14 +467,14 @@ static int unary_back(lua_State *L, unary_back_fn f) {
 static int l_sigmoid(lua_State *L) {
   cv_error err;
   if (!on_tape(L, 1)) return unary(L, cv_sigmoid_forward);
-  cvL_pushtensor(L, cv_nn_sigmoid(cvL_checktensor(L, 1), &err), &err);
+  cvL_push_result(L, cv_nn_sigmoid(cvL_checktensor(L, 1), &err), &err);
   return 1;
 }
 
 static int l_tanh(lua_State *L) {
   cv_error err;
   if (!on_tape(L, 1)) return unary(L, cv_tanh_forward);
-  cvL_pushtensor(L, cv_nn_tanh(cvL_checktensor(L, 1), &err), &err);
+  cvL_push_result(L, cv_nn_tanh(cvL_checktensor(L, 1), &err), &err);
   return 1;
 }
 static int l_sigmoid_backward(lua_State *L) { return unary_back(L, cv_sigmoid_backward); }
@@ -540,7 +540,7 @@ static int l_softmax(lua_State *L) {
   int axis = lua_isnoneornil(L, 2) ? (x->ndim < 2 ? 0 : 1) : cvL_checkdim(L, 2, x->ndim);
   cv_error err;
   if (on_tape(L, 1)) {
-    cvL_pushtensor(L, cv_nn_softmax(axis, x, &err), &err);
+    cvL_push_result(L, cv_nn_softmax(axis, x, &err), &err);
     return 1;
   }
   x = arg_tensor(L, 1);

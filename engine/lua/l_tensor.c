@@ -54,6 +54,27 @@ void cvL_pushtensor(lua_State *L, cv_tensor *t, cv_error *err) {
   b->t = t;
 }
 
+/* Lua sees only the small box of a tensor, not its data, so a loop of large
+ * temporaries would never make the collector run. The bytes of the results
+ * pushed since the last full collection are counted in the registry (one
+ * count per Lua state), and every GC_THRESHOLD of them pays for one. */
+#define GC_PENDING_KEY "cnnvis.gc.pending"
+#define GC_THRESHOLD ((lua_Integer)256 << 20)
+
+void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err) {
+  cvL_pushtensor(L, t, err);
+  lua_getfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+  lua_Integer pending = lua_tointeger(L, -1) +
+                        cv_tensor_numel(t) * (lua_Integer)sizeof(float);
+  lua_pop(L, 1);
+  if (pending > GC_THRESHOLD) {
+    pending = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+  }
+  lua_pushinteger(L, pending);
+  lua_setfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+}
+
 int cvL_checksizes(lua_State *L, int idx, int64_t *size) {
   int n = 0;
   if (lua_istable(L, idx)) {
@@ -139,14 +160,14 @@ static int l_tensor(lua_State *L) {
   }
   cv_tensor *src = cvL_totensor(L, 1);
   if (src) {
-    cvL_pushtensor(L, cv_tensor_clone(src, &err), &err);
+    cvL_push_result(L, cv_tensor_clone(src, &err), &err);
     return 1;
   }
   luaL_checktype(L, 1, LUA_TTABLE);
   int64_t size[CV_MAX_DIMS];
   int n = table_shape(L, 1, size);
   /* Push the (empty-boxed) result first so an error in the table frees it. */
-  cvL_pushtensor(L, cv_tensor_empty(n, size, &err), &err);
+  cvL_push_result(L, cv_tensor_empty(n, size, &err), &err);
   float *data = cv_tensor_data(cvL_totensor(L, -1));
   lua_pushvalue(L, 1);
   table_fill(L, 0, n, size, &data);
@@ -159,7 +180,7 @@ static int push_filled(lua_State *L, int first_size, float v) {
   int n = cvL_checksizes(L, first_size, size);
   cv_error err;
   cv_tensor *t = cv_tensor_new(n, size, &err);
-  cvL_pushtensor(L, t, &err);
+  cvL_push_result(L, t, &err);
   if (v != 0.0f) cv_tensor_fill(t, v);
   return 1;
 }
@@ -170,7 +191,7 @@ static int l_empty(lua_State *L) {
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 1, size);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_empty(n, size, &err), &err);
+  cvL_push_result(L, cv_tensor_empty(n, size, &err), &err);
   return 1;
 }
 
@@ -196,7 +217,7 @@ static int l_arange(lua_State *L) {
   int64_t n = count > 0 ? (int64_t)count : 0;
   cv_error err;
   cv_tensor *t = cv_tensor_empty(1, &n, &err);
-  cvL_pushtensor(L, t, &err);
+  cvL_push_result(L, t, &err);
   float *d = cv_tensor_data(t);
   for (int64_t i = 0; i < n; i++) d[i] = (float)(start + (double)i * step);
   return 1;
@@ -407,7 +428,7 @@ static int l_contiguous(lua_State *L) {
 static int l_clone(lua_State *L) {
   cv_error err;
   cv_tensor *t = cvL_checktensor(L, 1);
-  cvL_pushtensor(L, cv_op_clone(t, &err), &err);
+  cvL_push_result(L, cv_op_clone(t, &err), &err);
   return 1;
 }
 
