@@ -11,12 +11,22 @@ M.caffe = require "cnnvis.caffe"
 local gradcheck = require "cnnvis.gradcheck"
 M.gradcheck = gradcheck.gradcheck
 M.validate_weight_gradient = gradcheck.validate_weight_gradient
+M.gradients = require "cnnvis.gradients"
 M.image = require "cnnvis.image"
 M.transform = require "cnnvis.transform"
 M.data = require "cnnvis.data"
 M.vis = require "cnnvis.vis"
 M.plot = require "cnnvis.plot"
 M.report = require "cnnvis.report"
+M.activations = require "cnnvis.activations"
+M.volume = require "cnnvis.volume"
+M.reorder = require "cnnvis.reorder"
+M.json = require "cnnvis.json"
+M.files = require "cnnvis.files"
+M.progress = require "cnnvis.progress"
+M.sweep = require "cnnvis.sweep"
+M.inputs = require "cnnvis.inputs"
+M.evaluate = require("cnnvis.evaluate").evaluate
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
 return M
