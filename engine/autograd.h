@@ -10,8 +10,8 @@
  * recursion. Leaves that require a gradient receive it in t->grad, which
  * accumulates (+=) until zeroed.
  *
- *   cv_tensor *y = cv_tensor_view(x, 1, &n, err);
- *   cv_autograd_record(y, "view", 1, &x, view_backward, NULL, err);
+ *   cv_tensor *y = cv_tensor_unary(CV_OP_EXP, x, err);   // tensor_grad.c
+ *   cv_autograd_record(y, "exp", 1, &x, unary_backward, ctx, err);
  *   ...
  *   cv_autograd_backward(loss, NULL, 0, err);   // x->grad now holds d loss / d x
  */

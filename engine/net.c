@@ -7,6 +7,7 @@
 #include "autograd.h"
 #include "caffe/caffe_io.h"
 #include "layers/layers.h"
+#include "nn.h"
 
 static char *copy_string(const char *s) {
   size_t n = strlen(s) + 1;
@@ -451,29 +452,15 @@ cv_tensor *cv_net_filter_norms(cv_net *net, int layer_id, cv_error *err) {
   cv_node *node = output_node(net, layer_id, err);
   if (!node) return NULL;
   const char *name = net->layers[layer_id].name;
-  cv_tensor *x = node->saved[0], *w = node->saved[1], *dy = node->kept_grad;
-  if (!dy || !x || !w) {
+  cv_tensor *dy = node->kept_grad;
+  if (!dy) {
     cv_error_set(err, "per-sample norms: layer '%s' has no kept gradient "
                  "(call keep_output_grad, then backward with {retain = true})",
                  name);
     return NULL;
   }
-  int conv = strcmp(node->op, "conv2d") == 0;
-  int64_t size[2] = {x->size[0], w->size[0]};
-  if (!conv && ((const cv_linear_params *)node->ctx)->transpose) size[1] = w->size[1];
-  cv_tensor *norms = cv_tensor_empty(2, size, err), *g = NULL;
-  if (norms && (g = cv_tensor_contiguous(dy, err))) {
-    cv_workspace ws = {0};
-    int rc = conv ? cv_conv2d_filter_grad_norms(node->ctx, x, w, g, norms, &ws, err)
-                  : cv_linear_filter_grad_norms(node->ctx, x, w, g, norms, err);
-    cv_workspace_free(&ws);
-    if (rc) {
-      cv_tensor_release(norms);
-      norms = NULL;
-      cv_error_prefix(err, "layer '%s'", name);
-    }
-  }
-  cv_tensor_release(g);
+  cv_tensor *norms = cv_nn_filter_grad_norms(node, dy, err);
+  if (!norms) cv_error_prefix(err, "layer '%s'", name);
   return norms;
 }
 

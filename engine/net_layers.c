@@ -7,6 +7,7 @@
 #include "fillers.h"
 #include "net.h"
 #include "nn.h"
+#include "tensor_grad.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -764,16 +765,8 @@ static int forward_reshape(const void *opts, int n_bottom, cv_tensor **bottom,
   int64_t out[CV_MAX_DIMS];
   cv_tensor *x = bottom[0];
   if (reshaped(opts, x->ndim, x->size, &ndim, out, err)) return -1;
-  cv_tensor *y = cv_tensor_reshape(x, ndim, out, err);
-  if (!y) return -1;
-  int rc = y->storage == x->storage ? cv_tensor_record_view(y, x, "reshape", err)
-                                    : cv_tensor_record_copy(y, x, "reshape", err);
-  if (rc) {
-    cv_tensor_release(y);
-    return -1;
-  }
-  top[0] = y;
-  return 0;
+  top[0] = cv_op_reshape(x, ndim, out, err);
+  return top[0] ? 0 : -1;
 }
 
 /* ---- BatchNorm and Scale -------------------------------------------------------- */

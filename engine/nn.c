@@ -642,3 +642,38 @@ int cv_nn_slice(int axis, int count, const int64_t *lens, cv_tensor *x,
     }
   return rc;
 }
+
+/* ---- per-sample filter norms -------------------------------------------- */
+
+cv_tensor *cv_nn_filter_grad_norms(const cv_node *node, const cv_tensor *dy,
+                                   cv_error *err) {
+  int conv = node->backward == conv2d_backward;
+  if (!conv && node->backward != linear_backward) {
+    cv_error_set(err, "per-sample norms: a %s node is neither conv2d nor "
+                 "linear", node->op);
+    return NULL;
+  }
+  cv_tensor *x = node->saved[0], *w = node->saved[1];
+  if (!x || !w) {
+    cv_error_set(err, "per-sample norms: the %s node no longer holds its "
+                 "input (run backward with {retain = true})", node->op);
+    return NULL;
+  }
+  int64_t size[2] = {x->size[0], w->size[0]};
+  if (!conv && ((const cv_linear_params *)node->ctx)->transpose)
+    size[1] = w->size[1];
+  cv_tensor *norms = cv_tensor_empty(2, size, err), *g = NULL;
+  if (norms && (g = cv_tensor_contiguous((cv_tensor *)dy, err))) {
+    cv_workspace ws = {0};
+    int rc = conv ? cv_conv2d_filter_grad_norms(node->ctx, x, w, g, norms, &ws,
+                                                err)
+                  : cv_linear_filter_grad_norms(node->ctx, x, w, g, norms, err);
+    cv_workspace_free(&ws);
+    if (rc) {
+      cv_tensor_release(norms);
+      norms = NULL;
+    }
+  }
+  cv_tensor_release(g);
+  return norms;
+}

@@ -14,6 +14,7 @@
 #ifndef CV_NN_H
 #define CV_NN_H
 
+#include "autograd.h"
 #include "layers/layers.h"
 
 cv_tensor *cv_nn_conv2d(const cv_conv_params *p, cv_tensor *x, cv_tensor *w,
@@ -52,6 +53,13 @@ cv_tensor *cv_nn_batchnorm(const cv_batchnorm_params *p, cv_tensor *x,
                            cv_error *err);
 cv_tensor *cv_nn_scale(cv_tensor *x, cv_tensor *gamma, cv_tensor *beta,
                        cv_error *err);
+
+/* Per-sample filter-gradient norms of a node recorded by cv_nn_conv2d or
+ * cv_nn_linear, from the input and weights it saved and dy, the gradient of
+ * its output: a new N x filters tensor (layers.h's *_filter_grad_norms).
+ * The node must still hold what it saved (a backward with retain). */
+cv_tensor *cv_nn_filter_grad_norms(const cv_node *node, const cv_tensor *dy,
+                                   cv_error *err);
 
 /* Gives back the scratch memory the backward steps keep between calls. */
 void cv_nn_free_scratch(void);

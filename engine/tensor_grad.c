@@ -551,3 +551,149 @@ cv_tensor *cv_op_matmul(cv_tensor *a, cv_tensor *b, cv_error *err) {
   return record(cv_tensor_matmul(a, b, err), "matmul", 2, in, matmul_backward,
                 &c, 0, err);
 }
+
+/* ---- views ----------------------------------------------------------------
+ * The twins of tensor.h's views. A view's elements are elements of its
+ * input's storage, so one backward rule serves them all: the input's
+ * gradient is found by laying the output's gradient into a zeroed copy of
+ * the input's stretch of storage (adding, so that expanded dims sum) and
+ * reading it back through the input's own geometry. reshape, contiguous and
+ * clone may copy instead; the gradient of a copy is the output's gradient
+ * in the input's shape. */
+
+typedef struct {
+  int ndim;
+  int64_t size[CV_MAX_DIMS], stride[CV_MAX_DIMS], offset;
+} view_geometry;
+
+/* The lowest and highest storage positions t can reach. */
+static void extent(const cv_tensor *t, int64_t *lo, int64_t *hi) {
+  *lo = *hi = t->offset;
+  for (int d = 0; d < t->ndim; d++) {
+    int64_t reach = t->stride[d] * (t->size[d] - 1);
+    if (t->size[d] == 0) continue;
+    if (reach < 0) *lo += reach;
+    else *hi += reach;
+  }
+}
+
+static int view_backward(cv_node *node, cv_tensor *grad_out, cv_error *err) {
+  const view_geometry *out = node->ctx;
+  cv_tensor *in = node->inputs[0];
+  int64_t lo, hi;
+  extent(in, &lo, &hi);
+  int64_t span = hi - lo + 1;
+  cv_tensor *store = cv_tensor_new(1, &span, err);
+  if (!store) return -1;
+  cv_tensor *g_out = cv_tensor_view_of(store, out->ndim, out->size, out->stride,
+                                       out->offset - lo, err);
+  cv_tensor *g_in = g_out ? cv_tensor_view_of(store, in->ndim, in->size,
+                                              in->stride, in->offset - lo, err)
+                          : NULL;
+  int rc = g_in && !cv_tensor_add_into(g_out, grad_out, err)
+               ? cv_autograd_pass(node, 0, g_in, err)
+               : -1;
+  cv_tensor_release(g_in);
+  cv_tensor_release(g_out);
+  cv_tensor_release(store);
+  return rc;
+}
+
+static int record_view(cv_tensor *out, cv_tensor *in, const char *op,
+                       cv_error *err) {
+  if (!cv_autograd_any(1, &in)) return 0;
+  for (int d = 0; d < in->ndim; d++)
+    if (in->stride[d] == 0 && in->size[d] > 1)
+      return cv_error_set(err, "%s: gradients cannot flow through a view of "
+                          "an expanded tensor; call contiguous() after "
+                          "expand", op);
+  view_geometry *g = malloc(sizeof *g);
+  if (!g) return cv_error_set(err, "%s: out of memory recording the tape", op);
+  g->ndim = out->ndim;
+  memcpy(g->size, out->size, sizeof g->size);
+  memcpy(g->stride, out->stride, sizeof g->stride);
+  g->offset = out->offset;
+  return cv_autograd_record(out, op, 1, &in, view_backward, g, err);
+}
+
+static int copy_backward(cv_node *node, cv_tensor *grad_out, cv_error *err) {
+  cv_tensor *in = node->inputs[0];
+  cv_tensor *g = cv_tensor_reshape(grad_out, in->ndim, in->size, err);
+  int rc = g ? cv_autograd_pass(node, 0, g, err) : -1;
+  cv_tensor_release(g);
+  return rc;
+}
+
+static int record_copy(cv_tensor *out, cv_tensor *in, const char *op,
+                       cv_error *err) {
+  return cv_autograd_record(out, op, 1, &in, copy_backward, NULL, err);
+}
+
+/* out, made from in by a view function or a copy, recorded as what it is;
+ * out == in (contiguous() of a contiguous tensor) records nothing. Takes
+ * over out; on failure releases it and returns NULL. */
+static cv_tensor *viewed(cv_tensor *out, cv_tensor *in, const char *op,
+                         cv_error *err) {
+  if (!out || out == in) return out;
+  int rc = out->storage == in->storage ? record_view(out, in, op, err)
+                                       : record_copy(out, in, op, err);
+  if (rc) {
+    cv_tensor_release(out);
+    return NULL;
+  }
+  return out;
+}
+
+cv_tensor *cv_op_view(cv_tensor *t, int ndim, const int64_t *size,
+                      cv_error *err) {
+  return viewed(cv_tensor_view(t, ndim, size, err), t, "view", err);
+}
+
+cv_tensor *cv_op_reshape(cv_tensor *t, int ndim, const int64_t *size,
+                         cv_error *err) {
+  return viewed(cv_tensor_reshape(t, ndim, size, err), t, "reshape", err);
+}
+
+cv_tensor *cv_op_transpose(cv_tensor *t, int d0, int d1, cv_error *err) {
+  return viewed(cv_tensor_transpose(t, d0, d1, err), t, "transpose", err);
+}
+
+cv_tensor *cv_op_permute(cv_tensor *t, const int *order, cv_error *err) {
+  return viewed(cv_tensor_permute(t, order, err), t, "permute", err);
+}
+
+cv_tensor *cv_op_narrow(cv_tensor *t, int dim, int64_t start, int64_t length,
+                        cv_error *err) {
+  return viewed(cv_tensor_narrow(t, dim, start, length, err), t, "narrow",
+                err);
+}
+
+cv_tensor *cv_op_select(cv_tensor *t, int dim, int64_t i, cv_error *err) {
+  return viewed(cv_tensor_select(t, dim, i, err), t, "select", err);
+}
+
+cv_tensor *cv_op_unsqueeze(cv_tensor *t, int dim, cv_error *err) {
+  return viewed(cv_tensor_unsqueeze(t, dim, err), t, "unsqueeze", err);
+}
+
+cv_tensor *cv_op_squeeze(cv_tensor *t, int dim, cv_error *err) {
+  return viewed(cv_tensor_squeeze(t, dim, err), t, "squeeze", err);
+}
+
+cv_tensor *cv_op_expand(cv_tensor *t, int ndim, const int64_t *size,
+                        cv_error *err) {
+  return viewed(cv_tensor_expand(t, ndim, size, err), t, "expand", err);
+}
+
+cv_tensor *cv_op_contiguous(cv_tensor *t, cv_error *err) {
+  return viewed(cv_tensor_contiguous(t, err), t, "contiguous", err);
+}
+
+cv_tensor *cv_op_clone(cv_tensor *t, cv_error *err) {
+  return viewed(cv_tensor_clone(t, err), t, "clone", err);
+}
+
+cv_tensor *cv_op_view_steps(cv_tensor *out, cv_tensor *in, const char *op,
+                            cv_error *err) {
+  return viewed(out, in, op, err);
+}

@@ -49,6 +49,30 @@ cv_tensor *cv_op_stack(int n, cv_tensor *const *ts, int dim, cv_error *err);
 
 cv_tensor *cv_op_matmul(cv_tensor *a, cv_tensor *b, cv_error *err);
 
+/* The views of tensor.h (and reshape, contiguous, clone, which may copy),
+ * recorded so that gradients flow back through them. A view of an expanded
+ * tensor that needs a gradient is refused. */
+cv_tensor *cv_op_view(cv_tensor *t, int ndim, const int64_t *size,
+                      cv_error *err);
+cv_tensor *cv_op_reshape(cv_tensor *t, int ndim, const int64_t *size,
+                         cv_error *err);
+cv_tensor *cv_op_transpose(cv_tensor *t, int d0, int d1, cv_error *err);
+cv_tensor *cv_op_permute(cv_tensor *t, const int *order, cv_error *err);
+cv_tensor *cv_op_narrow(cv_tensor *t, int dim, int64_t start, int64_t length,
+                        cv_error *err);
+cv_tensor *cv_op_select(cv_tensor *t, int dim, int64_t i, cv_error *err);
+cv_tensor *cv_op_unsqueeze(cv_tensor *t, int dim, cv_error *err);
+cv_tensor *cv_op_squeeze(cv_tensor *t, int dim, cv_error *err);
+cv_tensor *cv_op_expand(cv_tensor *t, int ndim, const int64_t *size,
+                        cv_error *err);
+cv_tensor *cv_op_contiguous(cv_tensor *t, cv_error *err);
+cv_tensor *cv_op_clone(cv_tensor *t, cv_error *err);
+/* out, made from in by several of tensor.h's view functions in a row (as
+ * indexing t[{i, {a, b}}] does), recorded as one view named op. Takes over
+ * out (NULL passes through); on failure releases it and returns NULL. */
+cv_tensor *cv_op_view_steps(cv_tensor *out, cv_tensor *in, const char *op,
+                            cv_error *err);
+
 /* 0 when t may be changed in place; else an error saying why not (it was
  * computed on the tape, grad mode is on, and a backward may read it). */
 int cv_op_check_inplace(const cv_tensor *t, const char *op, cv_error *err);

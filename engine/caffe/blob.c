@@ -1,9 +1,13 @@
-/* blob.c — BlobProto <-> tensor. */
+/* blob.c — BlobProto <-> tensor, and freeing a blob. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "caffe_io.h"
 #include "pbutil.h"
+
+void cv_caffe_blob_free(Caffe__BlobProto *b) {
+  if (b) protobuf_c_message_free_unpacked(&b->base, NULL);
+}
 
 /* The blob's shape: `shape`, else the legacy dims, else its value count. */
 static int blob_shape(const Caffe__BlobProto *b, int *ndim, int64_t *size,
@@ -63,26 +67,18 @@ cv_tensor *cv_caffe_blob_to_tensor(const Caffe__BlobProto *b, cv_error *err) {
   return t;
 }
 
-/* Makes the blob's float array the storage of t, which must have been made
- * just now with the blob's count: the array came from the 64-byte aligned
- * allocator (see pbutil.h) and is freed with free(), as storage is. */
-static void adopt_values(cv_tensor *t, Caffe__BlobProto *b) {
-  cv_storage *s = t->storage;
-  free(s->data); /* never touched: cv_tensor_empty leaves it unwritten */
-  s->data = b->data;
-  s->bytes = b->n_data * sizeof(float);
-  b->data = NULL, b->n_data = 0;
-}
-
 cv_tensor *cv_caffe_blob_take_tensor(Caffe__BlobProto *b, cv_error *err) {
   cv_tensor *t;
   int ndim = 0;
   int64_t size[CV_MAX_DIMS];
   if (b->n_data > 0 && ((uintptr_t)b->data & 63) == 0) {
+    /* The array came from the 64-byte aligned allocator (pbutil.h): it
+     * becomes the tensor's storage as it is. */
     if (checked_shape(b, &ndim, size, err) < 0 ||
-        !(t = cv_tensor_empty(ndim, size, err)))
+        !(t = cv_tensor_adopt(ndim, size, b->data, b->n_data * sizeof(float),
+                              err)))
       return NULL;
-    adopt_values(t, b);
+    b->data = NULL, b->n_data = 0;
   } else if (!(t = cv_caffe_blob_to_tensor(b, err))) {
     return NULL;
   }

@@ -1,4 +1,5 @@
-/* caffemodel.c — binary NetParameter in and out, and blobs as tensors. */
+/* caffemodel.c — binary NetParameter (caffemodel) and mean (binaryproto)
+ * files in and out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,6 @@
 
 void cv_caffe_net_free(Caffe__NetParameter *net) {
   if (net) protobuf_c_message_free_unpacked(&net->base, NULL);
-}
-
-void cv_caffe_blob_free(Caffe__BlobProto *b) {
-  if (b) protobuf_c_message_free_unpacked(&b->base, NULL);
 }
 
 /* ---- reading -------------------------------------------------------------- */

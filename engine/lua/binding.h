@@ -25,6 +25,14 @@ cv_tensor *cvL_totensor(lua_State *L, int idx);
 cv_tensor *cvL_checktensorish(lua_State *L, int idx);
 /* Pushes t, taking over the caller's reference. t == NULL raises err. */
 void cvL_pushtensor(lua_State *L, cv_tensor *t, cv_error *err);
+/* The same for a tensor the call has just made (new memory: an op's or a
+ * kernel's result, a file read): counts its bytes, since Lua sees only the
+ * small box and its generational collector (lua5.4's default) leaves such
+ * boxes for a major collection that a small Lua heap never triggers, so
+ * loops of large temporaries would pile up gigabytes. Every 256 MB of
+ * results pushed, a full collection runs. Views, parameters and gradients,
+ * which hold memory that exists already, go through cvL_pushtensor. */
+void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err);
 /* Raises err->msg as a Lua error, as it is (no position in front). */
 int cvL_raise(lua_State *L, cv_error *err);
 /* Reads sizes given either as numbers from idx on, or as one table at idx
@@ -44,6 +52,7 @@ void cvL_open_nn(lua_State *L);
 void cvL_open_net(lua_State *L);
 void cvL_open_caffe(lua_State *L);
 void cvL_open_math(lua_State *L);
+void cvL_open_reduce(lua_State *L);
 void cvL_open_io(lua_State *L);
 void cvL_open_image(lua_State *L);
 void cvL_open_data(lua_State *L);

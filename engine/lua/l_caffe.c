@@ -292,7 +292,7 @@ static void push_layer_weights(lua_State *L, Caffe__LayerParameter *l,
                       l->name ? l->name : "", j + 1);
       cvL_raise(L, &err);
     }
-    cvL_pushtensor(L, t, &err);
+    cvL_push_result(L, t, &err);
     lua_rawseti(L, -2, (lua_Integer)j + 1);
   }
   lua_setfield(L, -2, "blobs");
@@ -408,7 +408,7 @@ static int l_net_def_text(lua_State *L) {
 static int l_load_mean(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   cv_error err;
-  cvL_pushtensor(L, cv_caffe_read_mean(path, &err), &err);
+  cvL_push_result(L, cv_caffe_read_mean(path, &err), &err);
   return 1;
 }
 

@@ -13,7 +13,7 @@
 static int l_load_idx(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   cv_error err;
-  cvL_pushtensor(L, cv_idx_load(path, &err), &err);
+  cvL_push_result(L, cv_idx_load(path, &err), &err);
   return 1;
 }
 
@@ -61,7 +61,7 @@ static int l_gather(lua_State *L) {
     out = NULL;
   }
   cv_tensor_release(c);
-  cvL_pushtensor(L, out, &err);
+  cvL_push_result(L, out, &err);
   return 1;
 }
 

@@ -15,7 +15,7 @@ static int l_image_resize(lua_State *L) {
   lua_Integer w = luaL_checkinteger(L, 3);
   int f = luaL_checkoption(L, 4, "triangle", names);
   cv_error err;
-  cvL_pushtensor(L, cv_image_resize(img, h, w, filters[f], &err), &err);
+  cvL_push_result(L, cv_image_resize(img, h, w, filters[f], &err), &err);
   return 1;
 }
 
@@ -23,7 +23,7 @@ static int l_image_resize(lua_State *L) {
 static int l_image_mirror(lua_State *L) {
   cv_tensor *img = cvL_checktensor(L, 1);
   cv_error err;
-  cvL_pushtensor(L, cv_image_mirror(img, &err), &err);
+  cvL_push_result(L, cv_image_mirror(img, &err), &err);
   return 1;
 }
 

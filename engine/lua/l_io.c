@@ -9,7 +9,7 @@
 static int l_load_npy(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   cv_error err;
-  cvL_pushtensor(L, cv_npy_load(path, &err), &err);
+  cvL_push_result(L, cv_npy_load(path, &err), &err);
   return 1;
 }
 
@@ -35,7 +35,7 @@ static int l_save_png(lua_State *L) {
 static int l_image_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   cv_error err;
-  cvL_pushtensor(L, cv_image_load(path, &err), &err);
+  cvL_push_result(L, cv_image_load(path, &err), &err);
   return 1;
 }
 

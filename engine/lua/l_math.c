@@ -8,30 +8,9 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "l_math.h"
+#include "binding.h"
 #include "tensor/iter.h"
 #include "tensor_grad.h"
-
-/* Lua sees only the small box of a tensor, not its data, so a loop of large
- * temporaries would never make the collector run. The bytes of the results
- * pushed since the last full collection are counted in the registry (one
- * count per Lua state), and every GC_THRESHOLD of them pays for one. */
-#define GC_PENDING_KEY "cnnvis.gc.pending"
-#define GC_THRESHOLD ((lua_Integer)256 << 20)
-
-void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err) {
-  cvL_pushtensor(L, t, err);
-  lua_getfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
-  lua_Integer pending = lua_tointeger(L, -1) +
-                        cv_tensor_numel(t) * (lua_Integer)sizeof(float);
-  lua_pop(L, 1);
-  if (pending > GC_THRESHOLD) {
-    pending = 0;
-    lua_gc(L, LUA_GCCOLLECT);
-  }
-  lua_pushinteger(L, pending);
-  lua_setfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
-}
 
 /* A stack slot that holds a number as a tensor operand. */
 typedef struct {
@@ -237,5 +216,4 @@ void cvL_open_math(lua_State *L) {
   luaL_getmetatable(L, CV_TENSOR_MT); /* stack: module methods meta */
   open_ops(L, module_idx, module_idx + 1, module_idx + 2);
   lua_pop(L, 2);
-  cvL_open_reduce(L);
 }

@@ -342,7 +342,7 @@ static int l_net_output_grad(lua_State *L) {
 static int l_net_filter_norms(lua_State *L) {
   cv_net *net = check_net(L, 1);
   cv_error err;
-  cvL_pushtensor(L, cv_net_filter_norms(net, check_layer(L, net, 2), &err), &err);
+  cvL_push_result(L, cv_net_filter_norms(net, check_layer(L, net, 2), &err), &err);
   return 1;
 }
 

@@ -52,7 +52,7 @@ static int l_colorize(lua_State *L) {
   float *lo = check_limits(L, 3, n);
   float *hi = check_limits(L, 4, n);
   cv_error err;
-  cvL_pushtensor(L, cv_render_colorize(x, map, lo, hi, &err), &err);
+  cvL_push_result(L, cv_render_colorize(x, map, lo, hi, &err), &err);
   return 1;
 }
 
@@ -82,7 +82,7 @@ static int l_tile(lua_State *L) {
   check_rgb(L, 4, pad_rgb);
   lua_Integer scale = luaL_checkinteger(L, 5);
   cv_error err;
-  cvL_pushtensor(L, cv_render_tile(rgb, cols, pad, pad_rgb, scale, &err), &err);
+  cvL_push_result(L, cv_render_tile(rgb, cols, pad, pad_rgb, scale, &err), &err);
   return 1;
 }
 

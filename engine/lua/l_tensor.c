@@ -54,6 +54,27 @@ void cvL_pushtensor(lua_State *L, cv_tensor *t, cv_error *err) {
   b->t = t;
 }
 
+/* Lua sees only the small box of a tensor, not its data, so a loop of large
+ * temporaries would never make the collector run. The bytes of the results
+ * pushed since the last full collection are counted in the registry (one
+ * count per Lua state), and every GC_THRESHOLD of them pays for one. */
+#define GC_PENDING_KEY "cnnvis.gc.pending"
+#define GC_THRESHOLD ((lua_Integer)256 << 20)
+
+void cvL_push_result(lua_State *L, cv_tensor *t, cv_error *err) {
+  cvL_pushtensor(L, t, err);
+  lua_getfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+  lua_Integer pending = lua_tointeger(L, -1) +
+                        cv_tensor_numel(t) * (lua_Integer)sizeof(float);
+  lua_pop(L, 1);
+  if (pending > GC_THRESHOLD) {
+    pending = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+  }
+  lua_pushinteger(L, pending);
+  lua_setfield(L, LUA_REGISTRYINDEX, GC_PENDING_KEY);
+}
+
 int cvL_checksizes(lua_State *L, int idx, int64_t *size) {
   int n = 0;
   if (lua_istable(L, idx)) {
@@ -139,14 +160,14 @@ static int l_tensor(lua_State *L) {
   }
   cv_tensor *src = cvL_totensor(L, 1);
   if (src) {
-    cvL_pushtensor(L, cv_tensor_clone(src, &err), &err);
+    cvL_push_result(L, cv_tensor_clone(src, &err), &err);
     return 1;
   }
   luaL_checktype(L, 1, LUA_TTABLE);
   int64_t size[CV_MAX_DIMS];
   int n = table_shape(L, 1, size);
   /* Push the (empty-boxed) result first so an error in the table frees it. */
-  cvL_pushtensor(L, cv_tensor_empty(n, size, &err), &err);
+  cvL_push_result(L, cv_tensor_empty(n, size, &err), &err);
   float *data = cv_tensor_data(cvL_totensor(L, -1));
   lua_pushvalue(L, 1);
   table_fill(L, 0, n, size, &data);
@@ -159,7 +180,7 @@ static int push_filled(lua_State *L, int first_size, float v) {
   int n = cvL_checksizes(L, first_size, size);
   cv_error err;
   cv_tensor *t = cv_tensor_new(n, size, &err);
-  cvL_pushtensor(L, t, &err);
+  cvL_push_result(L, t, &err);
   if (v != 0.0f) cv_tensor_fill(t, v);
   return 1;
 }
@@ -170,7 +191,7 @@ static int l_empty(lua_State *L) {
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 1, size);
   cv_error err;
-  cvL_pushtensor(L, cv_tensor_empty(n, size, &err), &err);
+  cvL_push_result(L, cv_tensor_empty(n, size, &err), &err);
   return 1;
 }
 
@@ -196,7 +217,7 @@ static int l_arange(lua_State *L) {
   int64_t n = count > 0 ? (int64_t)count : 0;
   cv_error err;
   cv_tensor *t = cv_tensor_empty(1, &n, &err);
-  cvL_pushtensor(L, t, &err);
+  cvL_push_result(L, t, &err);
   float *d = cv_tensor_data(t);
   for (int64_t i = 0; i < n; i++) d[i] = (float)(start + (double)i * step);
   return 1;
@@ -304,23 +325,12 @@ static int l_totable(lua_State *L) {
 
 /* ---- views ------------------------------------------------------------ */
 
-/* Pushes a view of `in` made by `op`, recorded on the tape when in needs a
- * gradient. Takes over the reference to out. */
-static void push_view(lua_State *L, cv_tensor *out, cv_tensor *in,
-                      const char *op, cv_error *err) {
-  cvL_pushtensor(L, out, err);
-  if (out == in) return; /* contiguous() of a contiguous tensor */
-  int rc = out->storage == in->storage ? cv_tensor_record_view(out, in, op, err)
-                                       : cv_tensor_record_copy(out, in, op, err);
-  if (rc) cvL_raise(L, err);
-}
-
 static int l_view(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 2, size);
   cv_error err;
-  push_view(L, cv_tensor_view(t, n, size, &err), t, "view", &err);
+  cvL_pushtensor(L, cv_op_view(t, n, size, &err), &err);
   return 1;
 }
 
@@ -329,7 +339,7 @@ static int l_reshape(lua_State *L) {
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 2, size);
   cv_error err;
-  push_view(L, cv_tensor_reshape(t, n, size, &err), t, "reshape", &err);
+  cvL_pushtensor(L, cv_op_reshape(t, n, size, &err), &err);
   return 1;
 }
 
@@ -345,7 +355,7 @@ static int l_transpose(lua_State *L) {
     d1 = cvL_checkdim(L, 3, t->ndim);
   }
   cv_error err;
-  push_view(L, cv_tensor_transpose(t, d0, d1, &err), t, "transpose", &err);
+  cvL_pushtensor(L, cv_op_transpose(t, d0, d1, &err), &err);
   return 1;
 }
 
@@ -360,7 +370,7 @@ static int l_permute(lua_State *L) {
   for (int d = 0; d < n; d++)
     order[d] = (int)(order64[d] < 0 ? order64[d] + n : order64[d] - 1);
   cv_error err;
-  push_view(L, cv_tensor_permute(t, order, &err), t, "permute", &err);
+  cvL_pushtensor(L, cv_op_permute(t, order, &err), &err);
   return 1;
 }
 
@@ -369,7 +379,7 @@ static int l_narrow(lua_State *L) {
   int dim = cvL_checkdim(L, 2, t->ndim);
   lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
   cv_error err;
-  push_view(L, cv_tensor_narrow(t, dim, start - 1, len, &err), t, "narrow", &err);
+  cvL_pushtensor(L, cv_op_narrow(t, dim, start - 1, len, &err), &err);
   return 1;
 }
 
@@ -379,7 +389,7 @@ static int l_select(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 3);
   if (i < 0) i += t->size[dim] + 1;
   cv_error err;
-  push_view(L, cv_tensor_select(t, dim, i - 1, &err), t, "select", &err);
+  cvL_pushtensor(L, cv_op_select(t, dim, i - 1, &err), &err);
   return 1;
 }
 
@@ -387,7 +397,7 @@ static int l_unsqueeze(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int dim = cvL_checkdim(L, 2, t->ndim + 1);
   cv_error err;
-  push_view(L, cv_tensor_unsqueeze(t, dim, &err), t, "unsqueeze", &err);
+  cvL_pushtensor(L, cv_op_unsqueeze(t, dim, &err), &err);
   return 1;
 }
 
@@ -395,7 +405,7 @@ static int l_squeeze(lua_State *L) {
   cv_tensor *t = cvL_checktensor(L, 1);
   int dim = lua_isnoneornil(L, 2) ? -1 : cvL_checkdim(L, 2, t->ndim);
   cv_error err;
-  push_view(L, cv_tensor_squeeze(t, dim, &err), t, "squeeze", &err);
+  cvL_pushtensor(L, cv_op_squeeze(t, dim, &err), &err);
   return 1;
 }
 
@@ -404,21 +414,21 @@ static int l_expand(lua_State *L) {
   int64_t size[CV_MAX_DIMS];
   int n = cvL_checksizes(L, 2, size);
   cv_error err;
-  push_view(L, cv_tensor_expand(t, n, size, &err), t, "expand", &err);
+  cvL_pushtensor(L, cv_op_expand(t, n, size, &err), &err);
   return 1;
 }
 
 static int l_contiguous(lua_State *L) {
   cv_error err;
   cv_tensor *t = cvL_checktensor(L, 1);
-  push_view(L, cv_tensor_contiguous(t, &err), t, "contiguous", &err);
+  cvL_pushtensor(L, cv_op_contiguous(t, &err), &err);
   return 1;
 }
 
 static int l_clone(lua_State *L) {
   cv_error err;
   cv_tensor *t = cvL_checktensor(L, 1);
-  push_view(L, cv_tensor_clone(t, &err), t, "clone", &err);
+  cvL_push_result(L, cv_op_clone(t, &err), &err);
   return 1;
 }
 
@@ -513,7 +523,8 @@ static int l_index(lua_State *L) {
   if (kt == LUA_TNUMBER || kt == LUA_TTABLE) {
     cv_error err;
     cv_tensor *t = cvL_checktensor(L, 1);
-    push_view(L, index_view(L, t, 2, &err), t, "index", &err);
+    cvL_pushtensor(L, cv_op_view_steps(index_view(L, t, 2, &err), t, "index",
+                                         &err), &err);
     return 1;
   }
   const char *key = lua_tostring(L, 2);

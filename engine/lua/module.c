@@ -16,6 +16,7 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_net(L);
   cvL_open_caffe(L);
   cvL_open_math(L);
+  cvL_open_reduce(L);
   cvL_open_io(L);
   cvL_open_image(L);
   cvL_open_data(L);

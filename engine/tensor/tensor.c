@@ -108,6 +108,33 @@ cv_tensor *cv_tensor_empty(int ndim, const int64_t *size, cv_error *err) {
   return tensor_alloc(ndim, size, 0, err);
 }
 
+cv_tensor *cv_tensor_adopt(int ndim, const int64_t *size, float *data,
+                           size_t bytes, cv_error *err) {
+  int64_t numel;
+  if (check_sizes(ndim, size, &numel, err)) return NULL;
+  if (bytes < (size_t)numel * sizeof(float)) {
+    char s[CV_SHAPE_STR_MAX];
+    cv_error_set(err, "adopt: %zu bytes cannot hold a tensor of shape %s",
+                 bytes, cv_shape_str(ndim, size, s, sizeof s));
+    return NULL;
+  }
+  cv_tensor *t = header_new(ndim, size, err);
+  cv_storage *st = t ? calloc(1, sizeof *st) : NULL;
+  if (!st) {
+    if (t) cv_error_set(err, "out of memory allocating a tensor header");
+    free(t);
+    return NULL;
+  }
+  st->data = data;
+  st->numel = numel;
+  st->bytes = bytes;
+  st->refcount = 1;
+  st->owns = 1;
+  t->storage = st;
+  set_contiguous_strides(t);
+  return t;
+}
+
 cv_tensor *cv_tensor_zeros_like(const cv_tensor *t, cv_error *err) {
   return tensor_alloc(t->ndim, t->size, 1, err);
 }

@@ -60,6 +60,12 @@ typedef struct cv_tensor {
 cv_tensor *cv_tensor_new(int ndim, const int64_t *size, cv_error *err);
 /* Same, but the contents are left uninitialised (faster for outputs). */
 cv_tensor *cv_tensor_empty(int ndim, const int64_t *size, cv_error *err);
+/* A contiguous tensor over `data`, which it takes over: 64-byte aligned,
+ * from the malloc family (free() gives it back), with `bytes` usable (at
+ * least the tensor's floats). It is freed, or kept for reuse under `bytes`,
+ * with the storage. On failure data stays the caller's. */
+cv_tensor *cv_tensor_adopt(int ndim, const int64_t *size, float *data,
+                           size_t bytes, cv_error *err);
 /* A new contiguous tensor with the shape of t, zeroed / uninitialised. */
 cv_tensor *cv_tensor_zeros_like(const cv_tensor *t, cv_error *err);
 cv_tensor *cv_tensor_empty_like(const cv_tensor *t, cv_error *err);
@@ -82,7 +88,8 @@ float *cv_tensor_at(const cv_tensor *t, const int64_t *index);
 const char *cv_shape_str(int ndim, const int64_t *size, char *buf, size_t n);
 #define CV_SHAPE_STR_MAX 128
 
-/* ---- views (share storage; new references) --------------------------- */
+/* ---- views (share storage; new references; tensor_grad.h has their
+ * differentiable twins) ---------------------------------------------- */
 
 /* Sizes may contain one -1, inferred. Needs a layout that allows it:
  * a non-contiguous tensor that cannot be viewed gives an error naming shapes. */
@@ -103,14 +110,6 @@ cv_tensor *cv_tensor_squeeze(cv_tensor *t, int dim, cv_error *err);
 /* Size-1 dims grow to the asked size with stride 0; new leading dims too. */
 cv_tensor *cv_tensor_expand(cv_tensor *t, int ndim, const int64_t *size,
                             cv_error *err);
-/* Records out (a view of in made by `op`) on the autograd tape, so that
- * gradients flow back through it; a no-op when in needs no gradient. */
-int cv_tensor_record_view(cv_tensor *out, cv_tensor *in, const char *op,
-                          cv_error *err);
-/* The same for out, a copy of in's elements in row-major order (possibly
- * with another shape). */
-int cv_tensor_record_copy(cv_tensor *out, cv_tensor *in, const char *op,
-                          cv_error *err);
 /* A header over t's storage with any geometry (torch's as_strided). Nothing
  * checks that it stays inside the storage: the geometry must come from
  * tensors that do (the views above, the tape's rule for views). */

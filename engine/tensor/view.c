@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "tensor.h"
 
 static int check_dim(const cv_tensor *t, int dim, const char *what,
@@ -254,83 +253,6 @@ cv_tensor *cv_tensor_clone(const cv_tensor *t, cv_error *err) {
   return c;
 }
 
-
 cv_tensor *cv_tensor_alias(cv_tensor *t, cv_error *err) {
   return cv_tensor_view_of(t, t->ndim, t->size, t->stride, t->offset, err);
-}
-
-/* ---- backward: one rule for every view -------------------------------
- * A view's elements are elements of its input's storage. The gradient of the
- * input is found by laying the output's gradient into a zeroed copy of the
- * input's stretch of storage (adding, so that expanded dims sum) and reading
- * it back through the input's own geometry. */
-
-typedef struct {
-  int ndim;
-  int64_t size[CV_MAX_DIMS], stride[CV_MAX_DIMS], offset;
-} view_geometry;
-
-/* The lowest and highest storage positions t can reach. */
-static void extent(const cv_tensor *t, int64_t *lo, int64_t *hi) {
-  *lo = *hi = t->offset;
-  for (int d = 0; d < t->ndim; d++) {
-    int64_t reach = t->stride[d] * (t->size[d] - 1);
-    if (t->size[d] == 0) continue;
-    if (reach < 0) *lo += reach;
-    else *hi += reach;
-  }
-}
-
-static int view_backward(cv_node *node, cv_tensor *grad_out, cv_error *err) {
-  const view_geometry *out = node->ctx;
-  cv_tensor *in = node->inputs[0];
-  int64_t lo, hi;
-  extent(in, &lo, &hi);
-  int64_t span = hi - lo + 1;
-  cv_tensor *store = cv_tensor_new(1, &span, err);
-  if (!store) return -1;
-  cv_tensor *g_out = cv_tensor_view_of(store, out->ndim, out->size, out->stride,
-                                       out->offset - lo, err);
-  cv_tensor *g_in = g_out ? cv_tensor_view_of(store, in->ndim, in->size,
-                                              in->stride, in->offset - lo, err)
-                          : NULL;
-  int rc = g_in && !cv_tensor_add_into(g_out, grad_out, err)
-               ? cv_autograd_pass(node, 0, g_in, err)
-               : -1;
-  cv_tensor_release(g_in);
-  cv_tensor_release(g_out);
-  cv_tensor_release(store);
-  return rc;
-}
-
-int cv_tensor_record_view(cv_tensor *out, cv_tensor *in, const char *op,
-                          cv_error *err) {
-  if (!cv_autograd_any(1, &in)) return 0;
-  for (int d = 0; d < in->ndim; d++)
-    if (in->stride[d] == 0 && in->size[d] > 1)
-      return cv_error_set(err, "%s: gradients cannot flow through a view of "
-                          "an expanded tensor; call contiguous() after "
-                          "expand", op);
-  view_geometry *g = malloc(sizeof *g);
-  if (!g) return cv_error_set(err, "%s: out of memory recording the tape", op);
-  g->ndim = out->ndim;
-  memcpy(g->size, out->size, sizeof g->size);
-  memcpy(g->stride, out->stride, sizeof g->stride);
-  g->offset = out->offset;
-  return cv_autograd_record(out, op, 1, &in, view_backward, g, err);
-}
-
-/* A copy with a new shape (reshape that could not view, contiguous, clone):
- * the gradient is the output's gradient in the input's shape. */
-static int copy_backward(cv_node *node, cv_tensor *grad_out, cv_error *err) {
-  cv_tensor *in = node->inputs[0];
-  cv_tensor *g = cv_tensor_reshape(grad_out, in->ndim, in->size, err);
-  int rc = g ? cv_autograd_pass(node, 0, g, err) : -1;
-  cv_tensor_release(g);
-  return rc;
-}
-
-int cv_tensor_record_copy(cv_tensor *out, cv_tensor *in, const char *op,
-                          cv_error *err) {
-  return cv_autograd_record(out, op, 1, &in, copy_backward, NULL, err);
 }
