@@ -106,7 +106,7 @@ describe("report", function()
       local p = assert(io.popen(table.concat({q(BIN), "scripts/report.lua",
         "--prototxt", q(FIX .. "lenet.prototxt"), "--caffemodel", q(FIX .. "lenet_iter_10000.caffemodel"),
         "--images", q(dir), "--labels", q(labels), "--scale", "0.00390625", "--batch", "3",
-        "--out", q(dir .. "/out"), "2>&1"}, " ")))
+        "--scripts", "spec/fixtures/report_stages", "--out", q(dir .. "/out"), "2>&1"}, " ")))
       out = p:read("a")
       status = p:close()
       html = slurp(dir .. "/out/index.html")
@@ -115,7 +115,8 @@ describe("report", function()
 
     it("says where the report is and the accuracy it measured", function()
       assert.is_true(status)
-      assert.matches("^report: .*/out/index%.html %(accuracy 50%.00%% on 4 images, [%d.]+ s%)\n$", out)
+      assert.matches("\nreport: .*/out/index%.html %(accuracy 50%.00%% on 4 images, [%d.]+ s%)\n$", "\n" .. out)
+      assert.matches("\nreport: model +[%d.]+ s  ok\n", "\n" .. out)
     end)
 
     it("has the table of layers that print(net) gives", function()
@@ -131,15 +132,14 @@ describe("report", function()
         '<td class="num">0</td><td class="num">0.00</td>', 1, true))
     end)
 
-    it("writes the confusion matrix, the filters and the activations beside the page", function()
-      for _, name in ipairs({"confusion.png", "filters_conv1.png", "error_rates.svg",
-                             "input_0.png", "conv1_0.png", "conv2_1.png"}) do
-        assert.equal("file", lfs.attributes(dir .. "/out/" .. name, "mode"), name)
-        assert.truthy(html:find(name, 1, true), name)
+    it("writes the confusion matrix, the error rates and the filters in model/", function()
+      for _, name in ipairs({"confusion.png", "filters.png", "error_rates.svg"}) do
+        assert.equal("file", lfs.attributes(dir .. "/out/model/" .. name, "mode"), name)
+        assert.truthy(html:find('src="model/' .. name .. '"', 1, true), name)
       end
       -- 20 filters of 5x5 in 5 columns, at scale 8 with 2 pixels of padding
       assert.same({3, 4 * 40 + 5 * 2, 5 * 40 + 6 * 2},
-        cv.image.load(dir .. "/out/filters_conv1.png"):size())
+        cv.image.load(dir .. "/out/model/filters.png"):size())
     end)
 
     it("takes the classes of folders named by WordNet ids from the label file", function()
@@ -157,7 +157,7 @@ describe("report", function()
       local p = io.popen(table.concat({q(BIN), "scripts/report.lua",
         "--prototxt", q(FIX .. "lenet.prototxt"), "--caffemodel", q(FIX .. "lenet_iter_10000.caffemodel"),
         "--images", q(d), "--labels", q(d .. "/synsets.txt"), "--scale", "0.00390625",
-        "--out", q(d .. "/out"), "2>&1"}, " "))
+        "--stages", "gradients", "--scripts", "spec/fixtures/report_stages", "--out", q(d .. "/out"), "2>&1"}, " "))
       local text = p:read("a")
       p:close()
       local page = slurp(d .. "/out/index.html")
@@ -166,10 +166,10 @@ describe("report", function()
       assert.truthy(page:find('<td class="num">1</td><td>digit 1</td><td class="num">1</td>', 1, true))
     end)
 
-    it("names a layer that --layers asks for and the net does not have", function()
+    it("names a layer that --layer asks for and the net does not have", function()
       local p = io.popen(table.concat({q(BIN), "scripts/report.lua", "--prototxt",
         q(FIX .. "lenet.prototxt"), "--caffemodel", q(FIX .. "lenet_iter_10000.caffemodel"),
-        "--images", q(dir), "--layers", "conv1,conv9", "--out", q(dir .. "/out2"), "2>&1"}, " "))
+        "--images", q(dir), "--layer", "conv9", "--out", q(dir .. "/out2"), "2>&1"}, " "))
       local msg = p:read("a")
       assert.is_nil(p:close())
       assert.equal("report: the net has no layer 'conv9'\n", msg)
