@@ -18,7 +18,7 @@
 #ifndef CV_AUTOGRAD_H
 #define CV_AUTOGRAD_H
 
-#include "tensor.h"
+#include "tensor/tensor.h"
 
 #define CV_NODE_MAX_INPUTS 4
 #define CV_NODE_MAX_SAVED 4

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "tensor/random.h"
+
 /* Caffe's fan_in / fan_out of a parameter blob. */
 static double fan(const cv_tensor *t, Caffe__FillerParameter__VarianceNorm norm) {
   int64_t numel = cv_tensor_numel(t);

@@ -3,7 +3,7 @@
 #define CV_FILLERS_H
 
 #include "caffe.pb-c.h"
-#include "tensor.h"
+#include "tensor/tensor.h"
 
 /* Fills t as fp says: constant (value), uniform (min, max), gaussian (mean,
  * std), xavier (uniform +-sqrt(3/n)), msra (gaussian, std sqrt(2/n)); n is

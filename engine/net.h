@@ -22,7 +22,7 @@
 
 #include "caffe.pb-c.h"
 #include "layers/layers.h"
-#include "tensor.h"
+#include "tensor/tensor.h"
 
 typedef struct {
   int ndim;

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "autograd.h"
-#include "tensor_impl.h"
 
 #define MAX_OPERANDS CV_NODE_MAX_INPUTS
 

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "autograd.h"
-#include "tensor_impl.h"
 
 /* What a node needs to know about its op besides inputs and saved tensors. */
 typedef struct {

@@ -1,5 +1,6 @@
 /*
- * tensor_grad.h — the tensor ops of tensor_ops.h as differentiable ops.
+ * tensor_grad.h — the tensor ops of tensor/math.h, reduce.h, join.h
+ * and blas.h as differentiable ops.
  *
  * Each cv_op_* computes what its cv_tensor_* twin computes and, when grad
  * mode is on and an input requires a gradient, records a tape node whose
@@ -9,12 +10,15 @@
  *   (out.fc8[{1, 282}] - out.fc8[{1, 283}]):backward()
  *
  * Comparisons, argmax/argmin, sort and topk indices carry no gradient.
- * Ownership and errors as in tensor_ops.h.
+ * Ownership and errors as in tensor/math.h.
  */
 #ifndef CV_TENSOR_GRAD_H
 #define CV_TENSOR_GRAD_H
 
-#include "tensor_ops.h"
+#include "tensor/blas.h"
+#include "tensor/join.h"
+#include "tensor/math.h"
+#include "tensor/reduce.h"
 
 cv_tensor *cv_op_binary(cv_binary_op op, cv_tensor *a, cv_tensor *b,
                         cv_error *err);

@@ -45,8 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../error.h"
-#include "../tensor.h"
+#include "error.h"
+#include "tensor/tensor.h"
 #include "caffe.pb-c.h"
 
 /* ---- network definitions (text) ---------------------------------------- */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../error.h"
+#include "error.h"
 
 /* A new message of type d with its defaults, or NULL when out of memory. */
 void *cv_pb_new(const ProtobufCMessageDescriptor *d);

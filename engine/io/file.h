@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-#include "../error.h"
-#include "../tensor.h"
+#include "error.h"
+#include "tensor/tensor.h"
 
 /* Largest image, in values (channels x height x width), that a reader will
  * allocate; a header that declares more is refused with a clear message.

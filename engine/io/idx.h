@@ -14,7 +14,7 @@
 #ifndef CV_IO_IDX_H
 #define CV_IO_IDX_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 /* New reference, or NULL with err set. */
 cv_tensor *cv_idx_load(const char *path, cv_error *err);

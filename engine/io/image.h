@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 /* New reference, or NULL with err set ("x: unknown image format ..." for
  * anything but PNG and JPEG, "x: cannot open (reason)" for a missing file). */

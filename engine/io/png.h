@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 /* New reference, or NULL with err set. */
 cv_tensor *cv_png_load(const char *path, cv_error *err);

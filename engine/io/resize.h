@@ -12,7 +12,7 @@
 #ifndef CV_IO_RESIZE_H
 #define CV_IO_RESIZE_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 typedef enum {
   CV_RESIZE_TRIANGLE, /* bilinear when enlarging; a widened tent when shrinking */

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "layers.h"
+#include "tensor/random.h"
 
 /* The loops are long and flat: parallel once they are worth a fork. */
 #define PAR_MIN 32768

@@ -3,7 +3,7 @@
 #ifndef CV_LAYERS_CHECK_H
 #define CV_LAYERS_CHECK_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 /* t is present, contiguous and has ndim dims (ndim < 0: any). */
 int cv_check_tensor(const char *layer, const char *name, const cv_tensor *t,

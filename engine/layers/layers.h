@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 /* ---- scratch memory ---------------------------------------------------- */
 

@@ -4,7 +4,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
-#include "../memory.h"
+#include "tensor/memory.h"
 #include "layers.h"
 
 float *cv_workspace_reserve(cv_workspace *ws, size_t n, cv_error *err) {

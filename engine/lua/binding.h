@@ -11,7 +11,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 #define CV_TENSOR_MT "cnnvis.Tensor"
 #define CV_TENSOR_METHODS "cnnvis.Tensor.methods"

@@ -1,8 +1,7 @@
 /* l_autograd.c — backward, gradients and grad mode from Lua. */
-#include "../autograd.h"
-#include "../nn.h"
-#include "../storage_cache.h"
-#include "../tensor_impl.h"
+#include "autograd.h"
+#include "nn.h"
+#include "tensor/storage_cache.h"
 #include "binding.h"
 
 /* t:backward([grad], [{retain = bool}]) */

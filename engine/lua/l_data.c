@@ -5,9 +5,9 @@
 
 #include "binding.h"
 
-#include "../data/gather.h"
-#include "../io/idx.h"
-#include "../solver/sgd.h"
+#include "io/idx.h"
+#include "sgd.h"
+#include "tensor/gather.h"
 
 /* cv.load_idx(path) -> tensor (gzipped or plain IDX) */
 static int l_load_idx(lua_State *L) {
@@ -56,7 +56,7 @@ static int l_gather(lua_State *L) {
   cv_error err;
   cv_tensor *c = cv_tensor_contiguous(src, &err), *out = NULL;
   if (c && (out = cv_tensor_empty(src->ndim, size, &err)) &&
-      cv_data_gather(c, n, index, flip, out, &err)) {
+      cv_tensor_gather(c, n, index, flip, out, &err)) {
     cv_tensor_release(out);
     out = NULL;
   }

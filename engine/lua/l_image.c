@@ -2,7 +2,7 @@
  * and the tensor method table that lua/cnnvis/transform.lua extends. */
 #include "binding.h"
 
-#include "../io/resize.h"
+#include "io/resize.h"
 
 /* cv.image.resize(img, h, w [, filter]) -> C x h x w */
 static int l_image_resize(lua_State *L) {

@@ -1,9 +1,9 @@
 /* l_io.c — files from Lua: .npy, and the `image` table (PNG and JPEG). */
 #include "binding.h"
 
-#include "../io/image.h"
-#include "../io/npy.h"
-#include "../io/png.h"
+#include "io/image.h"
+#include "io/npy.h"
+#include "io/png.h"
 
 /* cv.load_npy(path) -> tensor */
 static int l_load_npy(lua_State *L) {

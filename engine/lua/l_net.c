@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../caffe/caffe_io.h"
-#include "../net.h"
+#include "caffe/caffe_io.h"
+#include "net.h"
 #include "binding.h"
 
 #define CV_NET_MT "cnnvis.Net"

@@ -9,9 +9,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../autograd.h"
-#include "../layers/layers.h"
-#include "../nn.h"
+#include "autograd.h"
+#include "layers/layers.h"
+#include "nn.h"
 #include "binding.h"
 
 /* ---- helpers ----------------------------------------------------------- */

@@ -4,8 +4,7 @@
  * element; opts either a boolean (keepdim) or a table {keepdim = bool,
  * unbiased = bool}. A table in dim's place is the options, over every
  * element. Positions come back 1-based. */
-#include "../tensor_grad.h"
-#include "../tensor_ops.h"
+#include "tensor_grad.h"
 #include "l_math.h"
 
 typedef struct {

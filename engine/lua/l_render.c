@@ -1,7 +1,7 @@
 /* l_render.c — core.render: colormaps, grids and text on pictures. The
  * options and defaults users see (cv.vis.grid, cv.vis.heatmap) are in
  * lua/cnnvis/vis.lua. Pixel positions are 1-based here, as all Lua positions. */
-#include "../render/render.h"
+#include "render/render.h"
 #include "binding.h"
 
 static cv_colormap check_colormap(lua_State *L, int idx) {

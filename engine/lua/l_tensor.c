@@ -2,9 +2,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "../autograd.h"
-#include "../tensor_grad.h"
+#include "autograd.h"
 #include "binding.h"
+#include "tensor/random.h"
+#include "tensor_grad.h"
 
 typedef struct {
   cv_tensor *t; /* NULL once released */

@@ -20,7 +20,7 @@
 #ifndef CV_RENDER_H
 #define CV_RENDER_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 typedef enum {
   CV_CMAP_GRAY,      /* black to white */

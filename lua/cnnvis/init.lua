@@ -17,6 +17,12 @@ M.data = require "cnnvis.data"
 M.vis = require "cnnvis.vis"
 M.plot = require "cnnvis.plot"
 M.report = require "cnnvis.report"
+M.json = require "cnnvis.json"
+M.files = require "cnnvis.files"
+M.progress = require "cnnvis.progress"
+M.sweep = require "cnnvis.sweep"
+M.inputs = require "cnnvis.inputs"
+M.evaluate = require("cnnvis.evaluate").evaluate
 getmetatable(core.zeros(0)).__tostring = M.format.tensor
 
 return M

@@ -14,6 +14,7 @@
 local core = require "cnnvis.core"
 local caffe = require "cnnvis.caffe"
 local data = require "cnnvis.data"
+local evaluate = require "cnnvis.evaluate"
 local solver = require "cnnvis.solver"
 
 local M = {}
@@ -294,38 +295,15 @@ end
 
 --- Classifies every sample of set with net (no tape) and counts: returns
 -- {accuracy =, total =, confusion = {[true+1][predicted+1] = count},
---  error_rate = {[c+1] = misclassified of class c / samples of class c}}.
+--  error_rate = {[c+1] = misclassified of class c / samples of class c}}
+-- as fractions (cv.evaluate gives the same in percent).
 -- opts.batch (default 100), opts.blob (default: the net's last output).
 function M.evaluate(net, set, opts)
-  opts = opts or {}
-  local k = #(set.classes or {})
-  local confusion, correct, total = {}, 0, 0
-  core.no_grad(function()
-    for b in set:batches(opts.batch or 100) do
-      local out = net:forward(b.images)
-      local scores = out[opts.blob or net.outputs[#net.outputs]]
-      local predicted = scores:argmax(2):totable()
-      local labels = b.labels:totable()
-      k = math.max(k, scores:size(2))
-      for i, p in ipairs(predicted) do
-        local t, c = math.tointeger(labels[i]), math.tointeger(p) - 1
-        confusion[t + 1] = confusion[t + 1] or {}
-        confusion[t + 1][c + 1] = (confusion[t + 1][c + 1] or 0) + 1
-        if t == c then correct = correct + 1 end
-        total = total + 1
-      end
-      collectgarbage()
-    end
-  end)
+  local r = evaluate.evaluate(net, set, opts)
   local error_rate = {}
-  for t = 1, k do
-    local row, n = confusion[t] or {}, 0
-    for c = 1, k do row[c] = row[c] or 0; n = n + row[c] end
-    confusion[t] = row
-    error_rate[t] = n > 0 and (n - row[t]) / n or 0
-  end
-  return {accuracy = correct / math.max(total, 1), total = total,
-          confusion = confusion, error_rate = error_rate}
+  for t, v in ipairs(r.error_rate) do error_rate[t] = v == v and v / 100 or 0 end
+  return {accuracy = r.total > 0 and r.correct / r.total or 0, total = r.total,
+          confusion = r.confusion, error_rate = error_rate}
 end
 
 return M

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "tensor.h"
+#include "tensor/tensor.h"
 
 /* Traps (a finding) on a nameless failure; releases t. */
 static inline void cv_fuzz_check_tensor(cv_tensor *t, const cv_error *err,

@@ -1,13 +1,15 @@
 /*
- * tensor_ops.h — arithmetic, reductions, joins and matrix products.
+ * math.h — element-wise arithmetic, comparisons, where, allclose.
  *
  * A tour:
  *
  *   cv_error err;
  *   cv_tensor *c = cv_tensor_add(a, b, &err);        // a + b, broadcast
- *   cv_tensor *m = cv_tensor_matmul(a, w, &err);     // OpenBLAS sgemm
- *   cv_tensor *s = cv_tensor_sum(c, 1, 0, &err);     // along dim 1 (0-based)
+ *   cv_tensor *m = cv_tensor_binary_scalar(CV_OP_MUL, c, 2, 0, &err);
  *   cv_tensor_binary_(CV_OP_MUL, c, m, &err);        // c *= m, in place
+ *
+ * The other op families follow the same rules: reduce.h (sums, norms,
+ * extremes, sort), join.h (cat, stack), blas.h (matmul).
  *
  * Ownership: every function returning a cv_tensor* returns a NEW reference
  * (release it); tensor arguments are borrowed. The `_out` variants write into
@@ -20,12 +22,10 @@
  * Broadcasting follows PyTorch. Functions that can fail return NULL or -1 and
  * fill `err` with a sentence naming the shapes or dimension involved.
  */
-#ifndef CV_TENSOR_OPS_H
-#define CV_TENSOR_OPS_H
+#ifndef CV_TENSOR_MATH_H
+#define CV_TENSOR_MATH_H
 
 #include "tensor.h"
-
-/* ---- element-wise (tensor_math.c) ------------------------------------- */
 
 typedef enum {
   CV_OP_ADD, CV_OP_SUB, CV_OP_MUL, CV_OP_DIV, CV_OP_POW,
@@ -83,66 +83,5 @@ cv_tensor *cv_tensor_where(const cv_tensor *cond, const cv_tensor *a,
  * Returns 1 or 0, or -1 when the shapes do not broadcast. */
 int cv_tensor_allclose(const cv_tensor *a, const cv_tensor *b, double rtol,
                        double atol, cv_error *err);
-
-/* Seconds from a monotonic clock (CLOCK_MONOTONIC). */
-double cv_clock(void);
-
-/* ---- reductions (tensor_reduce.c) --------------------------------------
- * dim < 0 reduces over every element into a 0-d tensor (keepdim ignored);
- * otherwise along dim, keeping it as size 1 when keepdim. Sums accumulate
- * in double. */
-
-cv_tensor *cv_tensor_sum(const cv_tensor *a, int dim, int keepdim,
-                         cv_error *err);
-cv_tensor *cv_tensor_mean(const cv_tensor *a, int dim, int keepdim,
-                          cv_error *err);
-/* p is 1, 2 or INFINITY. */
-cv_tensor *cv_tensor_norm(const cv_tensor *a, double p, int dim, int keepdim,
-                          cv_error *err);
-/* Bessel's correction (n - 1) when unbiased, as PyTorch does by default. */
-cv_tensor *cv_tensor_var(const cv_tensor *a, int dim, int keepdim,
-                         int unbiased, cv_error *err);
-cv_tensor *cv_tensor_std(const cv_tensor *a, int dim, int keepdim,
-                         int unbiased, cv_error *err);
-/* Largest / smallest values and their 0-based positions along dim (the
- * first one on ties; NaN counts as the largest and the smallest, as in
- * PyTorch). indices may be NULL. With dim < 0: the flat position. */
-cv_tensor *cv_tensor_max(const cv_tensor *a, int dim, int keepdim,
-                         cv_tensor **indices, cv_error *err);
-cv_tensor *cv_tensor_min(const cv_tensor *a, int dim, int keepdim,
-                         cv_tensor **indices, cv_error *err);
-cv_tensor *cv_tensor_argmax(const cv_tensor *a, int dim, int keepdim,
-                            cv_error *err);
-cv_tensor *cv_tensor_argmin(const cv_tensor *a, int dim, int keepdim,
-                            cv_error *err);
-/* Stable sort along dim: values and 0-based source positions (both new
- * references). NaN sorts above every number, as in PyTorch. */
-int cv_tensor_sort(const cv_tensor *a, int dim, int descending,
-                   cv_tensor **values, cv_tensor **indices, cv_error *err);
-/* The k largest (or smallest) along dim, in sorted order. */
-int cv_tensor_topk(const cv_tensor *a, int64_t k, int dim, int largest,
-                   cv_tensor **values, cv_tensor **indices, cv_error *err);
-
-/* ---- joins (tensor_join.c) --------------------------------------------- */
-
-/* Tensors of equal shape except along dim, end to end. */
-cv_tensor *cv_tensor_cat(int n, cv_tensor *const *ts, int dim, cv_error *err);
-/* Tensors of equal shape along a new dimension dim (0..ndim). */
-cv_tensor *cv_tensor_stack(int n, cv_tensor *const *ts, int dim,
-                           cv_error *err);
-
-/* ---- matrix products (tensor_blas.c) -----------------------------------
- * PyTorch's matmul rules: 1-d x 1-d is a dot product (0-d result), a 1-d
- * operand is a row/column vector that is dropped from the result, 2-d x 2-d
- * a plain product, and 3-d operands are batches (a batch of 1 or a 2-d
- * operand is shared by every batch). Strided operands are used in place when
- * BLAS can read them (row- or column-major with unit stride), else copied. */
-
-cv_tensor *cv_tensor_matmul(const cv_tensor *a, const cv_tensor *b,
-                            cv_error *err);
-/* Same into out, which must be contiguous and of the result's shape; no
- * allocation when a and b are BLAS-readable. */
-int cv_tensor_matmul_out(cv_tensor *out, const cv_tensor *a,
-                         const cv_tensor *b, cv_error *err);
 
 #endif

@@ -1,5 +1,5 @@
-/* tensor_join.c — cat and stack: tensors copied side by side into one. */
-#include "tensor_ops.h"
+/* join.c — cat and stack: tensors copied side by side into one. */
+#include "join.h"
 
 #include <string.h>
 

@@ -1,9 +1,9 @@
-/* tensor_view.c — views: new shapes and strides over the same storage. */
+/* view.c — views: new shapes and strides over the same storage. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "autograd.h"
-#include "tensor_impl.h"
+#include "tensor.h"
 
 static int check_dim(const cv_tensor *t, int dim, const char *what,
                      cv_error *err) {

@@ -1,8 +1,8 @@
 /*
- * tensor_iter.h — helpers the op files share: broadcast headers that need no
+ * iter.h — helpers the op files share: broadcast headers that need no
  * allocation, and a strided walk split over OpenMP threads.
  *
- * Not part of the public API (see tensor_ops.h).
+ * Not part of the public API (see ops.h).
  */
 #ifndef CV_TENSOR_ITER_H
 #define CV_TENSOR_ITER_H

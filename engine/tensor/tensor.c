@@ -1,10 +1,10 @@
-/* tensor.c — storage, life, views, copy and strided iteration. */
+/* tensor.c — storage, life, headers over a storage, look, fill and copy,
+ * and the strided walk the op files share. */
 #include "tensor.h"
 
 #include "autograd.h"
 #include "memory.h"
 #include "storage_cache.h"
-#include "tensor_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
-/* tensor_blas.c — matrix products on OpenBLAS's cblas_sgemm.
+/* blas.c — matrix products on OpenBLAS's cblas_sgemm.
  *
  * Operands are brought to batches of matrices (batch, rows, cols) described
  * by strides only; BLAS reads a matrix in place when one of its strides is 1
  * (row-major as is, column-major as a transpose), so transposed views cost
  * no copy. */
-#include "tensor_ops.h"
+#include "blas.h"
 
 #include <cblas.h>
 #include <limits.h>

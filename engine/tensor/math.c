@@ -1,13 +1,12 @@
-/* tensor_math.c — element-wise arithmetic, comparisons, where, allclose. */
-#include "tensor_ops.h"
+/* math.c — element-wise arithmetic, comparisons, where, allclose. */
+#include "math.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "tensor_iter.h"
+#include "iter.h"
 
 static const char *const binary_names[CV_OP_BINARY_COUNT] = {
     "add", "sub", "mul", "div", "pow", "lt", "le", "gt", "ge", "eq", "ne"};
@@ -384,10 +383,4 @@ int cv_tensor_allclose(const cv_tensor *a, const cv_tensor *b, double rtol,
   cv_tensor *ts[2] = {&av, &bv};
   cv_tensor_foreach(2, ts, close_run, &c);
   return c.close;
-}
-
-double cv_clock(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

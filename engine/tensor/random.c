@@ -1,9 +1,9 @@
 /* random.c — the one seeded generator (xoshiro256**, seeded by splitmix64).
  * Integer arithmetic and double-precision transforms only, so a seed gives
  * the same numbers on every machine. */
-#include <math.h>
+#include "random.h"
 
-#include "tensor.h"
+#include <math.h>
 
 static uint64_t state[4] = {0x9e3779b97f4a7c15ULL, 0xbf58476d1ce4e5b9ULL,
                             0x94d049bb133111ebULL, 0x2545f4914f6cdd1dULL};

@@ -17,8 +17,9 @@ static int check_shapes(const cv_tensor *src, int64_t n, const cv_tensor *out,
   return 0;
 }
 
-int cv_data_gather(const cv_tensor *src, int64_t n, const int64_t *index,
-                   const unsigned char *flip, cv_tensor *out, cv_error *err) {
+int cv_tensor_gather(const cv_tensor *src, int64_t n, const int64_t *index,
+                     const unsigned char *flip, cv_tensor *out,
+                     cv_error *err) {
   if (check_shapes(src, n, out, err)) return -1;
   for (int64_t i = 0; i < n; i++)
     if (index[i] < 0 || index[i] >= src->size[0])

@@ -9,10 +9,10 @@
  *   w      -= history
  * grad may be NULL (a blob that received no gradient counts as zeros).
  */
-#ifndef CV_SOLVER_SGD_H
-#define CV_SOLVER_SGD_H
+#ifndef CV_SGD_H
+#define CV_SGD_H
 
-#include "../tensor.h"
+#include "tensor/tensor.h"
 
 /* All tensors borrowed, contiguous and of one shape; w and history are
  * updated in place. */

@@ -1,5 +1,5 @@
-/* tensor_iter.c — allocation-free broadcast headers and a parallel walk. */
-#include "tensor_iter.h"
+/* iter.c — allocation-free broadcast headers and a parallel walk. */
+#include "iter.h"
 
 #include <omp.h>
 #include <string.h>

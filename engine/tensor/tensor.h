@@ -111,6 +111,15 @@ int cv_tensor_record_view(cv_tensor *out, cv_tensor *in, const char *op,
  * with another shape). */
 int cv_tensor_record_copy(cv_tensor *out, cv_tensor *in, const char *op,
                           cv_error *err);
+/* A header over t's storage with any geometry (torch's as_strided). Nothing
+ * checks that it stays inside the storage: the geometry must come from
+ * tensors that do (the views above, the tape's rule for views). */
+cv_tensor *cv_tensor_view_of(cv_tensor *t, int ndim, const int64_t *size,
+                             const int64_t *stride, int64_t offset,
+                             cv_error *err);
+/* A second header over t's storage with t's geometry and no tape node: how
+ * an op keeps its own output in its node without a reference cycle. */
+cv_tensor *cv_tensor_alias(cv_tensor *t, cv_error *err);
 /* t itself (retained) when contiguous, else a contiguous copy. */
 cv_tensor *cv_tensor_contiguous(cv_tensor *t, cv_error *err);
 cv_tensor *cv_tensor_clone(const cv_tensor *t, cv_error *err);
@@ -141,14 +150,5 @@ int cv_broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb,
 typedef void (*cv_run_fn)(int64_t n, float **ptr, const int64_t *inner_stride,
                           void *ctx);
 void cv_tensor_foreach(int count, cv_tensor **ts, cv_run_fn fn, void *ctx);
-
-/* ---- random (one seeded generator; same seed, same numbers everywhere) - */
-
-void cv_manual_seed(uint64_t seed);
-uint64_t cv_random_u64(void);
-double cv_random_uniform(void);   /* [0, 1) with 53 random bits */
-double cv_random_normal(void);    /* standard normal, Box–Muller in double */
-void cv_tensor_uniform_(cv_tensor *t, float lo, float hi);
-void cv_tensor_normal_(cv_tensor *t, float mean, float std);
 
 #endif

@@ -1,17 +1,18 @@
-/* tensor_reduce.c — sums, norms, moments, extremes, sort and top-k.
+/* reduce.c — sums, norms, moments, extremes, sort and top-k.
  *
  * A reduction along dim walks the output with cv_tensor_foreach next to a
  * header of the input whose size along dim is 1: each output element then
  * sits beside the first element of its line, and a line kernel walks the
  * line with the input's stride along dim. Accumulation is in double. */
-#include "tensor_ops.h"
+#include "reduce.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tensor_iter.h"
+#include "iter.h"
+#include "math.h"
 
 typedef enum { R_SUM, R_MEAN, R_NORM1, R_NORM2, R_NORMINF, R_VAR } reduce_kind;
 
