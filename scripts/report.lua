@@ -2,291 +2,88 @@
 -- Each analysis is a stage (scripts/<name>.lua run with --out DIR/<name>,
 -- its JSON read back), cached under DIR/.stages by the content of the model
 -- files, the inputs and the options; the page gathers what they wrote.
--- The options, as --help prints them:
-local USAGE = [[
-usage: cnnvis scripts/report.lua [options]
-
-  --prototxt FILE    the deploy definition
-                     (default examples/models/fashion_caffenet.prototxt)
-  --caffemodel FILE  its trained weights
-                     (default examples/models/fashion_caffenet.caffemodel;
-                     "none": the definition's fillers, to try the pipeline)
-  --images DIR       test images in an ImageNet-style folder: one sub-folder per
-                     class, named by its key in --labels (a WordNet id), or
-                     without --labels classes 0, 1, ... in sorted folder order
-                     (default: the 10,000 Fashion-MNIST test images)
-  --labels FILE      class names in synset_words.txt style: a key (the folder
-                     name), then the name; line k is class k-1
-                     (default: the data set's names)
-  --mean FILE        a mean image (.binaryproto or .npy) to subtract; inputs are
-                     then prepared as pycaffe does (resize, crop, BGR)
-  --scale K          multiply raw 0..255 pixels by K when they go in as they are
-                     (default 1: the shipped model takes raw pixels)
-  --limit N          evaluate the first N images only (default: all)
-  --batch N          images per forward pass (default 250)
-  --layer NAME       the layer of the volume slices, reorderings, removal and
-                     threshold (default: the first Convolution)
-  --class C          the reference class, 0-based (default: the class with the
-                     highest error rate)
-  --similar C        the class it is compared with that it is most mixed up
-                     with (default: from the confusion matrix)
-  --dissimilar C     one it is hardly ever mixed up with (default: likewise)
-  --show N           the activations of at most N classes (default 10)
-  --stages LIST      only these sections' stages, comma-separated, of
-                     activations,volumes,reordering,gradients,comparison,
-                     importance,removal,threshold,validation (default: all;
-                     the model's is always run)
-  --scripts DIR      where the analysis scripts are (default: beside this one)
-  --fresh            run every stage again instead of reusing cached results
-  --out DIR          where index.html and its pictures go (default out/report)
-  -h, --help         this text
-
-Writes DIR/index.html: the model (layers, accuracy, per-class errors,
-confusion), the activation grids, the volumes to turn and slice, the
-reorderings, the gradient validation, the class comparison, importance,
-removal, the threshold sweep, importance against the oracle, and the
-findings in numbers; each stage's files in DIR/<stage>/. A stage that fails
-leaves a note in its section and the exit status 1. Example on CaffeNet:
-
-  cnnvis scripts/report.lua --prototxt deploy.prototxt \
-    --caffemodel bvlc_reference_caffenet.caffemodel --mean imagenet_mean.binaryproto \
-    --labels synset_words.txt --images val_by_class/ --limit 2000 --batch 50
-]]
+--
+--   cnnvis scripts/report.lua [--prototxt deploy.prototxt --caffemodel w.caffemodel
+--     --mean mean.binaryproto --labels synset_words.txt --images val/ --limit 2000]
 local cv = require "cnnvis"
+local script = require "cnnvis.script"
 local stages = require "cnnvis.stages"
-local lfs = require "lfs"
 
 local esc = cv.report.escape
 
--- ---- arguments ---------------------------------------------------------
-
-local function die(msg)
-  io.stderr:write("report: ", msg, "\n")
-  os.exit(1)
-end
+local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
 
 local SECTIONS = {"activations", "volumes", "reordering", "gradients", "comparison",
                   "importance", "removal", "threshold", "validation"}
 
-local function parse_args(argv)
-  local here = (arg and arg[0] or "scripts/report.lua"):match("^(.*)/[^/]*$") or "."
-  local o = {prototxt = "examples/models/fashion_caffenet.prototxt",
-             caffemodel = "examples/models/fashion_caffenet.caffemodel",
-             out = "out/report", batch = 250, scale = 1, show = 10, scripts = here}
-  local takes = {prototxt = "file", caffemodel = "file", images = "dir", labels = "file",
-                 mean = "file", scale = "number", limit = "count", batch = "count", show = "count",
-                 layer = "string", class = "class", similar = "class", dissimilar = "class",
-                 stages = "list", scripts = "dir", out = "dir", fresh = "flag"}
-  local i = 1
-  while i <= #argv do
-    local a = argv[i]
-    if a == "-h" or a == "--help" then
-      io.write(USAGE)
-      os.exit(0)
-    end
-    local key = a:match("^%-%-([%w_]+)$")
-    if not key or not takes[key] then die("unknown option " .. a .. " (see --help)") end
-    if takes[key] == "flag" then
-      o[key], i = true, i + 1
-    else
-      local v = argv[i + 1]
-      if v == nil then die(a .. " needs a value") end
-      local kind = takes[key]
-      if kind == "number" or kind == "count" or kind == "class" then
-        v = tonumber(v)
-        if not v or (kind ~= "number" and (v < (kind == "class" and 0 or 1) or v ~= math.floor(v))) then
-          die(a .. " needs a " .. (kind == "count" and "positive whole number" or
-            kind == "class" and "class number (0, 1, ...)" or "number") .. ", got " .. argv[i + 1])
-        end
-        if kind ~= "number" then v = math.tointeger(v) end
-      elseif kind == "list" then
-        local list = {}
-        for name in v:gmatch("[^,]+") do list[#list + 1] = name end
-        v = list
-      end
-      o[key] = v
-      i = i + 2
-    end
-  end
-  o.only = {}
-  if o.stages then
-    local known = {}
-    for _, s in ipairs(SECTIONS) do known[s] = true end
-    for _, s in ipairs(o.stages) do
-      if s ~= "model" and not known[s] then
-        die("--stages: no section '" .. s .. "' (" .. table.concat(SECTIONS, ", ") .. ")")
-      end
-      o.only[s] = true
-    end
-  else
-    for _, s in ipairs(SECTIONS) do o.only[s] = true end
-  end
-  return o
-end
+local HERE = (arg and arg[0] or "scripts/report.lua"):match("^(.*)/[^/]*$") or "."
 
--- ---- data --------------------------------------------------------------
-
--- A folder of images by class through cv.data.folder, in an order that
--- takes the classes in turn, so that --limit keeps every class:
--- {count, get(i) -> image, label (nil, nil, message when it does not
--- decode), classes, source}.
-local function folder_set(dir, labels)
-  local ok, set = pcall(cv.data.folder, dir, {labels = labels})
-  if not ok then die((tostring(set):gsub("^[^:]*%.lua:%d+: ", ""))) end
-  if #set == 0 then die(dir .. " has no images in class sub-folders") end
-  local by_class, classes = {}, {}
-  for i = 1, #set do
-    local c = set:label(i)
-    if not by_class[c] then by_class[c], classes[#classes + 1] = {}, c end
-    table.insert(by_class[c], i)
-  end
-  local order, k = {}, 1
-  while #order < #set do
-    for _, c in ipairs(classes) do
-      if by_class[c][k] then order[#order + 1] = by_class[c][k] end
-    end
-    k = k + 1
-  end
-  return {count = #set, classes = set.classes, source = dir,
-          path = function(i) return set.paths[order[i]] end,
-          get = function(i)
-            local ok_, img, label = pcall(set.get, set, order[i])
-            if not ok_ then return nil, nil, img end
-            return img, label
-          end}
-end
-
-local function fashion_set()
-  if not (cv.data and cv.data.fashion_mnist) then
-    die("this build has no cv.data.fashion_mnist; pass --images DIR (see --help)")
-  end
-  local set = cv.data.fashion_mnist("test")
-  return {count = #set, classes = set.classes, source = "Fashion-MNIST test set",
-          get = function(i) return set:get(i) end,
-          -- whole batches gathered in C: n x C x H x W images, labels, positions
-          batch = function(first, last)
-            local positions = {}
-            for i = first, last do positions[#positions + 1] = i end
-            local b = set:subset(positions):batches(#positions)()
-            return b.images, b.labels:totable()
-          end}
-end
-
--- ---- inputs ------------------------------------------------------------
-
--- A function from a loaded image (C x H x W, 0..255) to the net's C x H x W
--- input; and, when images of the net's size go in as they are (times
--- --scale), the same for a whole N x C x H x W batch.
-local function input_maker(net, opts)
-  local shape = net.inputs[1].shape
-  local c, h, w = shape[2], shape[3], shape[4]
-  local function one(img)
-    local s = img:size()
-    if not opts.mean and s[1] == c and s[2] == h and s[3] == w then
-      return opts.scale == 1 and img or img * opts.scale
-    end
-    if not img.caffe_input then
-      die(string.format("an image of %dx%dx%d does not fit the net's input %dx%dx%d, and this "
-        .. "build has no caffe_input to resize it", s[1], s[2], s[3], c, h, w))
-    end
-    return img:caffe_input(net, {mean = opts.mean})[1]
-  end
-  local function batch(x)
-    local s = x:size()
-    if opts.mean or s[2] ~= c or s[3] ~= h or s[4] ~= w then
-      die(string.format("the data set's images are %dx%dx%d, the net's input %dx%dx%d",
-        s[2], s[3], s[4], c, h, w))
-    end
-    return opts.scale == 1 and x or x * opts.scale
-  end
-  return one, not opts.mean and batch or nil
-end
-
--- ---- inputs ------------------------------------------------------------
-
--- A function from a loaded image (C x H x W, 0..255) to the net's C x H x W
--- input; and, when images of the net's size go in as they are (times
--- --scale), the same for a whole N x C x H x W batch.
-local function input_maker(net, opts)
-  local shape = net.inputs[1].shape
-  local c, h, w = shape[2], shape[3], shape[4]
-  local function one(img)
-    local s = img:size()
-    if not opts.mean and s[1] == c and s[2] == h and s[3] == w then
-      return opts.scale == 1 and img or img * opts.scale
-    end
-    return img:caffe_input(net, {mean = opts.mean})[1]
-  end
-  local function batch(x)
-    local s = x:size()
-    if opts.mean or s[2] ~= c or s[3] ~= h or s[4] ~= w then
-      error(string.format("the data set's images are %dx%dx%d, the net's input %dx%dx%d",
-        s[2], s[3], s[4], c, h, w), 0)
-    end
-    return opts.scale == 1 and x or x * opts.scale
-  end
-  return one, not opts.mean and batch or nil
-end
+local SPEC = {
+  name = "report",
+  summary = "Every analysis of the report on one page, DIR/index.html: the model (layers,\n" ..
+    "accuracy, per-class errors, confusion), activation grids, volumes to turn and slice,\n" ..
+    "reorderings, gradient validation, the class comparison, importance, removal, the\n" ..
+    "threshold sweep, importance against the oracle, and the findings in numbers; each\n" ..
+    "stage's files in DIR/<stage>/ (default DIR: out/report). A stage that fails leaves a\n" ..
+    "note in its section, and the exit status is 1.",
+  options = {
+    {"layer", "string", "the layer of the slices, reorderings, removal and threshold "
+      .. "(default: the first Convolution)"},
+    {"class", "class", "the reference class, 0-based (default: the highest error rate)"},
+    {"similar", "class", "the class compared with it that it is most mixed up with "
+      .. "(default: from the confusion matrix)"},
+    {"dissimilar", "class", "one it is hardly ever mixed up with (default: likewise)"},
+    {"show", "count", "the activations of at most N classes (default 10)", default = 10},
+    {"stages", "list", "only these sections' stages: " .. table.concat(SECTIONS, ",")
+      .. " (default: all; the model's always runs)"},
+    {"scripts", "dir", "where the analysis scripts are (default: beside this one)"},
+    {"fresh", "flag", "run every stage again instead of reusing cached results"},
+  },
+  help = "Example on CaffeNet:\n\n" ..
+    "  cnnvis scripts/report.lua --prototxt deploy.prototxt \\\n" ..
+    "    --caffemodel bvlc_reference_caffenet.caffemodel --mean imagenet_mean.binaryproto \\\n" ..
+    "    --labels synset_words.txt --images val_by_class/ --limit 2000 --batch 50\n",
+}
 
 -- ---- the model stage: evaluation over the set ----------------------------
 
-local function load_batch(set, first, last, prepare, direct, skip)
-  if direct and set.batch then
-    local x, ys = set.batch(first, last)
-    return direct(x), ys, first
-  end
-  local xs, ys, pos = {}, {}, {}
-  for i = first, last do
-    local img, label, err = set.get(i)
-    if img then
-      xs[#xs + 1], ys[#ys + 1], pos[#pos + 1] = prepare(img), label, i
-    else
-      skip(i, err)
+-- The first position of each class in the set (0 where it has none), and
+-- for each class an image file to give the stages that take --image: the
+-- file itself in a folder, a PNG of the raw pixels (exact: 8-bit values)
+-- of the default data set written into dir.
+local function class_inputs(ctx, set, k, dir)
+  local first = {}
+  for c = 1, k do first[c] = 0 end
+  local found = 0
+  for i = 1, #set do
+    local c = set:label(i) + 1
+    if c <= k and first[c] == 0 then
+      first[c], found = i, found + 1
+      if found == k then break end
     end
   end
-  return #xs > 0 and cv.stack(xs, 1) or nil, ys, pos
-end
-
--- Forward passes over the set: the confusion counts as a dense k x k table
--- (rows: true class), the first position of each class, timing.
-local function evaluate(net, set, prepare, direct, opts, progress)
-  local n = math.min(set.count, opts.limit or set.count)
-  local out_name = net.outputs[#net.outputs]
-  local conf, first, skipped, k = {}, {}, {}, nil
-  local function skip(i, err)
-    skipped[#skipped + 1] = string.format("image %d: %s", i, tostring(err))
-  end
-  local t0 = cv.clock()
-  cv.no_grad(function()
-    for start = 1, n, opts.batch do
-      local stop = math.min(n, start + opts.batch - 1)
-      local x, ys, pos = load_batch(set, start, stop, prepare, direct, skip)
-      if x then
-        local out = net:forward(x, {keep = {out_name}})[out_name]:reshape(#ys, -1)
-        k = k or out:size(2)
-        local pred = out:argmax(2):totable()
-        for j, y in ipairs(ys) do
-          if y >= k then
-            error(string.format("image %d has class %d, the net's %s has %d classes",
-              type(pos) == "table" and pos[j] or pos + j - 1, y, out_name, k), 0)
-          end
-          conf[y + 1] = conf[y + 1] or {}
-          conf[y + 1][pred[j]] = (conf[y + 1][pred[j]] or 0) + 1
-          if not first[y + 1] then first[y + 1] = type(pos) == "table" and pos[j] or pos + j - 1 end
-        end
-      end
-      progress(stop, n)
+  local paths = {}
+  if ctx.o.images then
+    -- cv.inputs takes the classes in turn; within a class the folder's order stays
+    local folder = cv.data.folder(ctx.o.images, {labels = ctx.o.labels})
+    for i = 1, #folder do
+      local c = folder:label(i) + 1
+      if c <= k and not paths[c] then paths[c] = folder.paths[i] end
     end
-  end)
-  if not k then error("no image could be read", 0) end
-  local dense, firsts = {}, {}
+  end
+  local raw = not ctx.o.images and cv.data.fashion_mnist("test")
+  local inputs = {}
   for c = 1, k do
-    dense[c] = {}
-    for p = 1, k do dense[c][p] = conf[c] and conf[c][p] or 0 end
-    firsts[c] = first[c] or 0
+    if first[c] > 0 then
+      local path = paths[c]
+      if not path then
+        path = dir .. "/input_" .. (c - 1) .. ".png"
+        cv.image.save(raw:get(first[c]), path)
+      end
+      inputs[#inputs + 1] = {class = c - 1, index = first[c], file = path}
+    end
   end
-  return {confusion = dense, first = firsts, classes = k, count = n - #skipped,
-          skipped = skipped, seconds = cv.clock() - t0, blob = out_name}
+  return first, inputs
 end
 
 -- Accuracy and per-class rows from the confusion counts.
@@ -319,7 +116,7 @@ local function choose_cast(model, sum, o)
     end
     ref = (best or 1) - 1
   end
-  if ref >= k then die(string.format("--class %d: the net has classes 0 to %d", ref, k - 1)) end
+  if ref >= k then fail("--class %d: the net has classes 0 to %d", ref, k - 1) end
   local row = model.confusion[ref + 1]
   local sim = o.similar
   if not sim then
@@ -343,7 +140,7 @@ local function choose_cast(model, sum, o)
     dis = (best or (sim + 1) % k + 1) - 1
   end
   for name, v in pairs({similar = sim, dissimilar = dis}) do
-    if v >= k then die(string.format("--%s %d: the net has classes 0 to %d", name, v, k - 1)) end
+    if v >= k then fail("--%s %d: the net has classes 0 to %d", name, v, k - 1) end
   end
   return ref, sim, dis
 end
@@ -372,11 +169,6 @@ local function conv_layers(net)
     if l.type == "Convolution" then list[#list + 1] = l end
   end
   return list
-end
-
-local function layer_named(net, name)
-  for _, l in ipairs(net.layers) do if l.name == name then return l end end
-  die("the net has no layer '" .. name .. "'")
 end
 
 -- The layer table of print(net) as rows: its columns are fixed-width.
@@ -429,8 +221,14 @@ end
 -- stages that take --image. Returns what the page and the other stages need.
 local function model_stage(ctx, dir, progress)
   local net, set, names, o = ctx.net, ctx.set, ctx.names, ctx.o
-  local prepare, direct = input_maker(net, o)
-  local model = evaluate(net, set, prepare, direct, o, progress)
+  local t0 = cv.clock()
+  local ev = cv.evaluate(net, set, {batch = o.batch,
+    progress = {update = function(_, done) progress(done, #set) end}})
+  if ev.total == 0 then fail("no image could be read") end
+  local model = {confusion = ev.confusion, classes = #ev.confusion, count = ev.total,
+                 skipped = #set - ev.total, seconds = cv.clock() - t0,
+                 blob = net.outputs[#net.outputs]}
+  model.first, model.inputs = class_inputs(ctx, set, model.classes, dir)
   local sum = summarize(model, names)
   model.accuracy, model.total = sum.accuracy, sum.total
   model.rows = {}
@@ -472,20 +270,6 @@ local function model_stage(ctx, dir, progress)
     cv.image.save(img, dir .. "/filters.png")
     model.files.filters = "filters.png"
     model.filters = {layer = convs[1].name, shape = weight:size(), how = how, width = img:size(3)}
-  end
-  -- one input per class: the file itself for a folder, a PNG of the raw
-  -- pixels (exact: 8-bit values) for an IDX set
-  model.inputs = {}
-  for c = 1, model.classes do
-    local i = model.first[c]
-    if i > 0 then
-      local path = set.path and set.path(i)
-      if not path then
-        path = dir .. "/input_" .. (c - 1) .. ".png"
-        cv.image.save(set.get(i), path)
-      end
-      model.inputs[#model.inputs + 1] = {class = c - 1, index = i, file = path}
-    end
   end
   return model
 end
@@ -559,9 +343,8 @@ local function model_section(page, r, ctx)
   page:text(string.format("Error rate of a class = misclassified images of the class / images " ..
     "of the class. Evaluated in batches of %d in %.1f s (%.0f images/s).", ctx.o.batch, m.seconds,
     m.count / math.max(m.seconds, 1e-6)))
-  if #m.skipped > 0 then
-    page:note(string.format("%d images could not be read and were skipped (the first: %s).",
-      #m.skipped, m.skipped[1]))
+  if m.skipped > 0 then
+    page:note(string.format("%d images could not be read and were skipped.", m.skipped))
   end
   local rows = {}
   for _, row in ipairs(m.rows) do
@@ -961,41 +744,37 @@ end
 
 -- ---- the stages ------------------------------------------------------------
 
-local function main(argv)
-  local o = parse_args(argv)
+local function main(ctx)
+  local o, net = ctx.opts, ctx.net
   local t_start = cv.clock()
-  local ok, net = pcall(cv.caffe.load, o.prototxt, o.caffemodel ~= "none" and o.caffemodel or nil)
-  if not ok then die((tostring(net):gsub("^[^:]*%.lua:%d+: ", ""))) end
-  local names = {}
-  if o.labels then
-    local ok_, t = pcall(cv.data.read_labels, o.labels)
-    if not ok_ then die((tostring(t):gsub("^[^:]*%.lua:%d+: ", ""))) end
-    names = t.names
-  end
-  local set = o.images and folder_set(o.images, o.labels) or fashion_set()
-  if not o.labels then
-    for i, v in ipairs(set.classes or {}) do names[i] = v end
-  end
-  local convs = conv_layers(net)
-  if o.layer then
-    local l = layer_named(net, o.layer)
-    if l.type ~= "Convolution" then
-      local list = {}
-      for i, c in ipairs(convs) do list[i] = c.name end
-      die(string.format("--layer %s is a %s; the Convolution layers are %s", o.layer, l.type,
-        table.concat(list, ", ")))
+  o.out = o.out == "out/report" and o.out or o.out
+  o.scripts = o.scripts or HERE
+  o.only = {}
+  local known = {}
+  for _, s in ipairs(SECTIONS) do known[s] = true end
+  for _, s in ipairs(o.stages or SECTIONS) do
+    if s ~= "model" and not known[s] then
+      fail("--stages: no section '%s' (%s)", s, table.concat(SECTIONS, ", "))
     end
+    o.only[s] = true
   end
+  local src = ctx:inputs()
+  local set, names = src.set, {}
+  for i, v in ipairs(src.classes or {}) do names[i] = v end
+  local convs = conv_layers(net)
+  if o.layer then ctx:layer(o.layer, {Convolution = true}) end
   local layer = o.layer or (convs[1] and convs[1].name)
-  local ctx = {net = net, set = set, names = names, o = o}
-  local runner = stages.new{dir = o.out, fresh = o.fresh}
+  ctx.set, ctx.names, ctx.o = set, names, o
+  -- --batch reaches every stage but changes none of their results
+  local runner = stages.new{dir = o.out, fresh = o.fresh, extra_args = {"--batch", tostring(o.batch)}}
 
   -- What every stage's result depends on: the model's files and options.
   local files = {o.prototxt}
   if o.caffemodel ~= "none" then files[#files + 1] = o.caffemodel end
   if o.mean then files[#files + 1] = o.mean end
   if o.labels then files[#files + 1] = o.labels end
-  local model_args = {"--prototxt", o.prototxt, "--caffemodel", o.caffemodel, "--scale", tostring(o.scale)}
+  local model_args = {"--prototxt", o.prototxt, "--caffemodel", o.caffemodel, "--scale", tostring(o.scale),
+                      "--seed", tostring(o.seed)}
   if o.mean then table.move({"--mean", o.mean}, 1, 2, #model_args + 1, model_args) end
   if o.labels then table.move({"--labels", o.labels}, 1, 2, #model_args + 1, model_args) end
   -- ... and, for the stages over the set, the images
@@ -1005,18 +784,18 @@ local function main(argv)
   local dirs = o.images and {o.images} or {}
   local data_key = o.images and "folder" or "fashion-mnist test"
 
-  local R = {}
-  R.model = runner:stage{name = "model", files = files, dirs = dirs,
-    key = {data = data_key, limit = o.limit or 0, scale = o.scale, source = "report.lua model stage",
-           version = 1},
-    run = function(dir, progress) return model_stage(ctx, dir, progress) end}
-  -- the report's script is part of the model stage's key
-  local function script(name) return o.scripts .. "/" .. name .. ".lua" end
   local function args(...)
     local out = {}
     for _, list in ipairs({...}) do table.move(list, 1, #list, #out + 1, out) end
     return out
   end
+  local R = {}
+  R.model = runner:stage{name = "model", files = args(files, {arg[0]}), dirs = dirs,
+    key = {data = data_key, limit = o.limit or 0, scale = o.scale, source = "report.lua model stage",
+           version = 1},
+    run = function(dir, progress) return model_stage(ctx, dir, progress) end}
+  -- the report's script is part of the model stage's key
+  local function script_path(name) return o.scripts .. "/" .. name .. ".lua" end
 
   if R.model.ok then
     local m = R.model.result
@@ -1039,7 +818,7 @@ local function main(argv)
     if o.only.activations then
       for _, inp in ipairs(m.inputs) do
         if #R.activations >= o.show then break end
-        local r = runner:stage{name = "activations-" .. inp.class, script = script("activations"),
+        local r = runner:stage{name = "activations-" .. inp.class, script = script_path("activations"),
           args = args(model_args, {"--image", inp.file}), files = args(files, {inp.file})}
         r.class = inp.class
         R.activations[#R.activations + 1] = r
@@ -1048,45 +827,45 @@ local function main(argv)
     R.volumes = {}
     if o.only.volumes then
       for k, l in ipairs(convs) do
-        local r = runner:stage{name = "volume-" .. k, script = script("volume"),
+        local r = runner:stage{name = "volume-" .. k, script = script_path("volume"),
           args = args(model_args, image_args, {"--layer", l.name}), files = with_image}
         r.layer, r.index = l.name, k
         R.volumes[#R.volumes + 1] = r
       end
     end
     if o.only.reordering and layer then
-      R.reordering = runner:stage{name = "reorder", script = script("reorder"),
+      R.reordering = runner:stage{name = "reorder", script = script_path("reorder"),
         args = args(model_args, image_args, {"--layer", layer}), files = with_image}
     end
     if o.only.gradients then
-      R.gradients = runner:stage{name = "gradients", script = script("gradients"),
+      R.gradients = runner:stage{name = "gradients", script = script_path("gradients"),
         args = args(model_args, image_args), files = with_image}
     end
     if o.only.comparison then
-      R.comparison = runner:stage{name = "compare_classes", script = script("compare_classes"),
+      R.comparison = runner:stage{name = "compare_classes", script = script_path("compare_classes"),
         args = args(model_args, set_args, cast), files = files, dirs = dirs, key = data_key}
     end
     if o.only.importance then
-      R.importance = runner:stage{name = "importance", script = script("importance"),
+      R.importance = runner:stage{name = "importance", script = script_path("importance"),
         args = args(model_args, set_args, class, {"--compare"}), files = files, dirs = dirs, key = data_key}
     end
     if o.only.removal and layer then
-      R.removal = runner:stage{name = "removal", script = script("removal"),
+      R.removal = runner:stage{name = "removal", script = script_path("removal"),
         args = args(model_args, set_args, class, {"--layer", layer}), files = files, dirs = dirs, key = data_key}
     end
     if o.only.threshold and layer then
-      R.threshold = runner:stage{name = "threshold", script = script("threshold"),
+      R.threshold = runner:stage{name = "threshold", script = script_path("threshold"),
         args = args(model_args, set_args, class, {"--layer", layer}), files = files, dirs = dirs, key = data_key}
     end
     if o.only.validation and layer then
-      R.validation = runner:stage{name = "validate_importance", script = script("validate_importance"),
+      R.validation = runner:stage{name = "validate_importance", script = script_path("validate_importance"),
         args = args(model_args, set_args, class, {"--layers", layer}), files = files, dirs = dirs, key = data_key}
     end
   end
 
   local page = cv.report.new{title = "Inside " .. o.prototxt:match("([^/]+)$"):gsub("%.prototxt$", ""),
     dir = o.out, subtitle = string.format("%s + %s on %s — cnnvis, %s", o.prototxt, o.caffemodel,
-      set.source, os.date("!%Y-%m-%d %H:%M UTC"))}
+      src.source, os.date("!%Y-%m-%d %H:%M UTC"))}
   model_section(page, R.model, ctx)
   local function skipped(id, title)
     page:section(title, 2, id)
@@ -1105,7 +884,7 @@ local function main(argv)
     local findings = findings_section(page, R, ctx)
     local f = io.open(o.out .. "/findings.json", "w")
     if f then
-      f:write(stages.json.encode(findings), "\n")
+      f:write(cv.json.encode(findings), "\n")
       f:close()
     end
   end
@@ -1122,4 +901,5 @@ local function main(argv)
   end
 end
 
-main(arg or {})
+SPEC.main = main
+script.run(SPEC)

@@ -157,7 +157,7 @@ describe("stages", function()
       end
       local r = runner():stage(spec(3))
       assert.is_true(r.ok)
-      assert.same({accuracy = 91.5, limit = 3}, stages.json.decode(support.read(dir .. "/out/model/model.json")))
+      assert.same({accuracy = 91.5, limit = 3}, require("cnnvis.json").decode(support.read(dir .. "/out/model/model.json")))
       assert.is_true(runner():stage(spec(3)).cached)
       assert.equal(1, calls)
       assert.is_nil(runner():stage(spec(4)).cached)
@@ -197,21 +197,6 @@ describe("stages", function()
         "stages: a stage needs a name of letters, digits, _ -")
       assert.has.error(function() runner():stage{name = "x"} end,
         "stages: stage x needs script or run (one of them)")
-    end)
-  end)
-
-  describe("json", function()
-    it("reads what it writes, keys sorted", function()
-      local v = {b = {1, 2, {c = "x\n\"y\""}}, a = -0.5, t = true}
-      local s = stages.json.encode(v)
-      assert.equal('{"a":-0.5,"b":[1,2,{"c":"x\\n\\"y\\""}],"t":true}', s)
-      assert.same(v, stages.json.decode(s))
-    end)
-
-    it("reads surrogate pairs and says where bad JSON goes wrong", function()
-      assert.equal("\u{1F600}", stages.json.decode('"\\ud83d\\ude00"'))
-      assert.has.error(function() stages.json.decode('{"a": [1, 2}', "x.json") end,
-        "stages: x.json: expected ',' or ']' at byte 12")
     end)
   end)
 end)

@@ -13,6 +13,8 @@
 --   if r.ok then print(r.result.nrrd) else print(r.error) end
 --   for _, row in ipairs(run:timings()) do print(row.name, row.seconds) end
 local core = require "cnnvis.core"
+local files = require "cnnvis.files"
+local json = require "cnnvis.json"
 local lfs = require "lfs"
 
 local M = {}
@@ -25,16 +27,6 @@ local function quote(s)
 end
 M.quote = quote
 
-local function mkdir_p(path)
-  local sofar = path:sub(1, 1) == "/" and "/" or ""
-  for part in path:gmatch("[^/]+") do
-    sofar = sofar .. part
-    if not lfs.attributes(sofar) then lfs.mkdir(sofar) end
-    if lfs.attributes(sofar, "mode") ~= "directory" then fail("cannot make directory %s", sofar) end
-    sofar = sofar .. "/"
-  end
-end
-
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
@@ -43,177 +35,25 @@ local function read_file(path)
   return s
 end
 
-local function write_file(path, s)
-  local tmp = path .. ".tmp"
-  local f, msg = io.open(tmp, "wb")
-  if not f then fail("cannot write %s", tostring(msg)) end
-  f:write(s)
-  f:close()
-  local ok, err = os.rename(tmp, path)
-  if not ok then fail("cannot write %s: %s", path, tostring(err)) end
-end
-
--- ---- JSON (the subset the scripts write: objects, arrays, strings,
--- numbers, true/false/null) ------------------------------------------------
-
-local json = {}
-
-local escapes = {['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
-                 ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
-
-function json.encode(v)
-  local t = type(v)
-  if t == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      return escapes[c] or string.format("\\u%04x", c:byte())
-    end) .. '"'
-  elseif t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    return math.type(v) == "integer" and tostring(v) or string.format("%.17g", v)
-  elseif t == "boolean" then
-    return tostring(v)
-  elseif v == nil then
-    return "null"
-  elseif t == "table" then
-    if next(v) == nil then return "[]" end
-    if #v > 0 then
-      local items = {}
-      for i = 1, #v do items[i] = json.encode(v[i]) end
-      return "[" .. table.concat(items, ",") .. "]"
-    end
-    local keys, items = {}, {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for _, k in ipairs(keys) do
-      local x = v[k]
-      if x == nil then x = v[tonumber(k)] end
-      items[#items + 1] = json.encode(k) .. ":" .. json.encode(x)
-    end
-    return "{" .. table.concat(items, ",") .. "}"
-  end
-  fail("cannot write a %s as JSON", t)
-end
-
-function json.decode(s, source)
-  local pos = 1
-  local function err(what)
-    fail("%s: %s at byte %d", source or "JSON", what, pos)
-  end
-  local function ws() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end
-  local value
-  local function str()
-    local out = {}
-    pos = pos + 1
-    while true do
-      local a, b = s:find('["\\]', pos)
-      if not a then err("unterminated string") end
-      out[#out + 1] = s:sub(pos, a - 1)
-      pos = b + 1
-      if s:sub(a, a) == '"' then break end
-      local e = s:sub(pos, pos)
-      if e == "u" then
-        local hex = s:sub(pos + 1, pos + 4)
-        local cp = tonumber(hex, 16)
-        if not cp then err("bad \\u escape") end
-        pos = pos + 5
-        if cp >= 0xD800 and cp <= 0xDBFF and s:sub(pos, pos + 1) == "\\u" then
-          local lo = tonumber(s:sub(pos + 2, pos + 5), 16)
-          if lo and lo >= 0xDC00 and lo <= 0xDFFF then
-            cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
-            pos = pos + 6
-          end
-        end
-        out[#out + 1] = utf8.char(cp)
-      else
-        local map = {b = "\b", f = "\f", n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\", ["/"] = "/"}
-        if not map[e] then err("bad escape") end
-        out[#out + 1] = map[e]
-        pos = pos + 1
-      end
-    end
-    return table.concat(out)
-  end
-  function value()
-    ws()
-    local c = s:sub(pos, pos)
-    if c == "{" then
-      local obj = {}
-      pos = pos + 1
-      ws()
-      if s:sub(pos, pos) == "}" then pos = pos + 1 return obj end
-      while true do
-        ws()
-        if s:sub(pos, pos) ~= '"' then err("expected a key") end
-        local k = str()
-        ws()
-        if s:sub(pos, pos) ~= ":" then err("expected ':'") end
-        pos = pos + 1
-        obj[k] = value()
-        ws()
-        local d = s:sub(pos, pos)
-        pos = pos + 1
-        if d == "}" then return obj end
-        if d ~= "," then pos = pos - 1 err("expected ',' or '}'") end
-      end
-    elseif c == "[" then
-      local arr = {}
-      pos = pos + 1
-      ws()
-      if s:sub(pos, pos) == "]" then pos = pos + 1 return arr end
-      while true do
-        arr[#arr + 1] = value()
-        ws()
-        local d = s:sub(pos, pos)
-        pos = pos + 1
-        if d == "]" then return arr end
-        if d ~= "," then pos = pos - 1 err("expected ',' or ']'") end
-      end
-    elseif c == '"' then
-      return str()
-    elseif s:find("^true", pos) then
-      pos = pos + 4 return true
-    elseif s:find("^false", pos) then
-      pos = pos + 5 return false
-    elseif s:find("^null", pos) then
-      pos = pos + 4 return nil
-    end
-    local num = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-    if not num or num == "" then err("unexpected character") end
-    pos = pos + #num
-    return math.tointeger(tonumber(num)) or tonumber(num)
-  end
-  local v = value()
-  ws()
-  if pos <= #s then err("trailing characters") end
-  return v
-end
-
-M.json = json
-
 -- ---- keys -------------------------------------------------------------------
 
-local hashes = {} -- path -> {stamp, hash}: each file is read once a run
-
 --- The SHA-256 of a file's content (coreutils' sha256sum), or nil when it
--- cannot be read.
-function M.file_hash(path)
-  local size, mtime = lfs.attributes(path, "size"), lfs.attributes(path, "modification")
-  if not size then return nil end
-  local stamp = size .. ":" .. mtime
-  local known = hashes[path]
-  if known and known.stamp == stamp then return known.hash end
+-- cannot be read. memo (a table): hashes already taken, by path, so that a
+-- run reads the model once for all its stages.
+function M.file_hash(path, memo)
+  if memo and memo[path] then return memo[path] end
+  if not lfs.attributes(path, "size") then return nil end
   local p = io.popen("sha256sum -- " .. quote(path) .. " 2>/dev/null")
   local hash = p:read("a"):match("^(%x+)")
   p:close()
-  hashes[path] = {stamp = stamp, hash = hash}
+  if memo then memo[path] = hash end
   return hash
 end
 
 local function text_hash(s)
   local tmp = os.tmpname()
-  write_file(tmp, s)
+  files.write(tmp, s)
   local h = M.file_hash(tmp)
-  hashes[tmp] = nil
   os.remove(tmp)
   return h
 end
@@ -240,15 +80,15 @@ local function listing(dir, prefix, out)
 end
 
 --- The key of a stage: the text that must be the same for its cached
--- result to be used (see stage()).
-function M.key(spec)
+-- result to be used (see stage()); memo as for file_hash.
+function M.key(spec, memo)
   local lines = {"stage " .. spec.name}
   if spec.script then
-    lines[#lines + 1] = "script " .. (M.file_hash(spec.script) or "missing")
+    lines[#lines + 1] = "script " .. (M.file_hash(spec.script, memo) or "missing")
   end
   for _, a in ipairs(spec.args or {}) do lines[#lines + 1] = "arg " .. a end
   for _, f in ipairs(spec.files or {}) do
-    lines[#lines + 1] = "file " .. (M.file_hash(f) or ("missing " .. f))
+    lines[#lines + 1] = "file " .. (M.file_hash(f, memo) or ("missing " .. f))
   end
   for _, d in ipairs(spec.dirs or {}) do
     local ok, l = pcall(listing, d, "", {})
@@ -272,7 +112,9 @@ end
 -- (true: run every stage again), bin (the launcher; default $CNNVIS_BIN or
 -- the running one), tty (draw bars; default: when stderr is a terminal),
 -- write (function(text) for the bars and summaries; default stderr),
--- prefix (of summary lines; default "report: ").
+-- prefix (of summary lines; default "report: "), extra_args (given to
+-- every script after its own, not part of any key: settings that change
+-- how fast, not what, such as --batch).
 function M.new(opts)
   opts = opts or {}
   if type(opts.dir) ~= "string" then fail("new needs dir, the report's folder") end
@@ -285,8 +127,8 @@ function M.new(opts)
   local self = setmetatable({dir = opts.dir, fresh = opts.fresh, bin = bin,
     tty = opts.tty == nil and stderr_is_tty() or opts.tty,
     write = opts.write or function(s) io.stderr:write(s) io.stderr:flush() end,
-    prefix = opts.prefix or "report: ", records = {}}, Runner)
-  mkdir_p(self.dir .. "/.stages")
+    prefix = opts.prefix or "report: ", records = {}, hashes = {}, extra_args = opts.extra_args or {}}, Runner)
+  files.mkdir(self.dir .. "/.stages")
   return self
 end
 
@@ -370,6 +212,7 @@ function Runner:_run_script(spec, dir, log, expected, t0)
   os.remove(rc)
   local cmd = {quote(self.bin), quote(spec.script)}
   for _, a in ipairs(spec.args or {}) do cmd[#cmd + 1] = quote(a) end
+  for _, a in ipairs(self.extra_args) do cmd[#cmd + 1] = quote(a) end
   cmd[#cmd + 1] = "--out"
   cmd[#cmd + 1] = quote(dir)
   -- The stage runs in the background; the loop prints a tick every 0.2 s
@@ -403,8 +246,8 @@ function Runner:_run_script(spec, dir, log, expected, t0)
   local out = result_path(spec, dir)
   local body = read_file(out)
   if not body then return nil, string.format("%s wrote no %s", spec.script, out) end
-  local ok, result = pcall(json.decode, body, out)
-  if not ok then return nil, result end
+  local ok, result = pcall(json.decode, body)
+  if not ok then return nil, out .. ": " .. tostring(result) end
   return result
 end
 
@@ -415,7 +258,7 @@ function Runner:_run_function(spec, dir, t0)
     return nil, (tostring(result):gsub("^[^:\n]*%.lua:%d+: ", ""))
   end
   if type(result) ~= "table" then return nil, "the stage returned no table" end
-  write_file(dir .. "/" .. spec.name .. ".json", json.encode(result))
+  files.write(dir .. "/" .. spec.name .. ".json", json.encode(result))
   return result
 end
 
@@ -454,14 +297,14 @@ function Runner:stage(spec)
     self:_summary(r)
     return r
   end
-  local key = M.key(spec)
+  local key = M.key(spec, self.hashes)
   local old_body = read_file(record_path)
-  local old = old_body and select(2, pcall(json.decode, old_body, record_path))
+  local old = old_body and select(2, pcall(json.decode, old_body))
   if type(old) ~= "table" then old = nil end
   local out = spec.run and (dir .. "/" .. spec.name .. ".json") or result_path(spec, dir)
   if not self.fresh and old and old.key == key and old.ok then
     local body = read_file(out)
-    local ok, result = pcall(json.decode, body or "", out)
+    local ok, result = pcall(json.decode, body or "")
     if body and ok and type(result) == "table" then
       r.ok, r.result, r.cached, r.seconds = true, result, true, core.clock() - t0
       r.first_seconds = old.seconds
@@ -474,7 +317,7 @@ function Runner:stage(spec)
   -- that a stage stopped halfway is never taken for a finished one.
   os.remove(record_path)
   os.execute("rm -rf " .. quote(dir))
-  mkdir_p(dir)
+  files.mkdir(dir)
   local result, msg
   if spec.script then
     result, msg = self:_run_script(spec, dir, log, old and old.seconds, t0)
@@ -483,7 +326,7 @@ function Runner:stage(spec)
   end
   r.seconds = core.clock() - t0
   r.ok, r.result, r.error = result ~= nil, result, msg
-  write_file(record_path, json.encode({key = key, ok = r.ok, seconds = r.seconds,
+  files.write(record_path, json.encode({key = key, ok = r.ok, seconds = r.seconds,
                                        error = msg}))
   self.records[#self.records + 1] = r
   self:_summary(r)

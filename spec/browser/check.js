@@ -53,7 +53,7 @@ async function main() {
   const file = path.resolve(argv[0]);
   const shots = argv[1] === '--shots' ? path.resolve(argv[2]) : null;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cnnvis-chromium-'));
-  const result = { console_errors: [], page_errors: [], failed_requests: [], images: [],
+  const result = { console_errors: [], page_errors: [], failed_requests: [], dialogs: [], images: [],
                    volumes: [], players: [], webgl2: false };
   let context;
   try {
@@ -65,13 +65,15 @@ async function main() {
     page.on('console', (m) => { if (m.type() === 'error') result.console_errors.push(m.text()); });
     page.on('pageerror', (e) => result.page_errors.push(String(e)));
     page.on('requestfailed', (r) => result.failed_requests.push(r.url()));
+    page.on('dialog', (d) => { result.dialogs.push(d.message()); d.dismiss(); });
     await page.goto('file://' + file, { waitUntil: 'load' });
     result.webgl2 = await page.evaluate(() => !!document.createElement('canvas').getContext('webgl2'));
     result.ids = await page.evaluate(() => Array.from(document.querySelectorAll('h2[id]')).map((h) => h.id));
     result.toc = await page.evaluate(() => Array.from(document.querySelectorAll('nav a')).map((a) => a.getAttribute('href')));
     result.images = await page.evaluate(() => Array.from(document.images).map((i) => ({
       src: i.getAttribute('src'), complete: i.complete, naturalWidth: i.naturalWidth })));
-    result.injected = await page.evaluate(() => !!window.__cnnvis_injected);
+    // markup that a name from the model or a label file would have injected
+    result.injected = await page.evaluate(() => document.querySelectorAll('img[src="x"], b').length);
 
     for (const vol of await page.$$('.cv-volume')) {
       const info = { name: await vol.getAttribute('data-volume') };
