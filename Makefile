@@ -19,7 +19,9 @@ LDLIBS    += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas \
 # Debian packages the build, the tests and the default job need (DESIGN.md).
 DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
              libjpeg-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler \
-             libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist
+             libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist \
+             teem-apps \
+             openmpi-bin libopenmpi-dev
 # The browser spec (spec/report_browser_spec.lua): Debian's chromium, driven
 # by playwright-core from npm (spec/browser/; the machine's Node.js >= 20).
 DEB_TEST  := chromium
@@ -27,8 +29,9 @@ DEB_TEST  := chromium
 DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev
 
 # engine/launcher/ is the executable's front end (libedit, main): not in the module.
+# engine/mpi/ is the cnnvis.mpi module: its own shared object, not in the core.
 ENGINE_SRC := $(shell find engine -name '*.c' -not -path 'engine/lua/*' \
-                -not -path 'engine/launcher/*' | sort)
+                -not -path 'engine/launcher/*' -not -path 'engine/mpi/*' | sort)
 LAUNCH_SRC := $(sort $(wildcard engine/launcher/*.c))
 BIND_SRC   := $(sort $(wildcard engine/lua/*.c))
 PROTO_SRC  := $(sort $(wildcard engine/caffe/*.proto))
@@ -40,8 +43,16 @@ HEADERS    := $(shell find engine -name '*.h') $(GEN_SRC:.c=.h)
 MODULE    := $(BUILD)/lib/cnnvis/core.so
 LAUNCHER  := $(BUILD)/bin/cnnvis
 
+# cnnvis.mpi, built only where Open MPI's compiler wrapper (or its pkg-config
+# file) gives flags under which mpi.h compiles.
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c 2>/dev/null)
+HAVE_MPI   := $(shell printf '\043include <mpi.h>\n' | \
+                $(CC) $(MPI_CFLAGS) -E -x c - >/dev/null 2>&1 && echo yes)
+MPI_MODULE := $(if $(HAVE_MPI),$(BUILD)/lib/cnnvis/mpi.so)
+
 .PHONY: all deps deps-test deps-dev browser-deps test asan asan-run bench fuzz fuzz-build report install uninstall clean help
-all: $(MODULE) $(LAUNCHER)
+all: $(MODULE) $(LAUNCHER) $(MPI_MODULE)
 
 help:
 	@echo "make deps      install the Debian packages that are missing (as root)"
@@ -105,6 +116,15 @@ $(MODULE): $(ENGINE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/obj/engine/mpi/%.o: engine/mpi/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
+
+# nodelete too: its exit handler finalizes MPI after lua_close.
+$(BUILD)/lib/cnnvis/mpi.so: $(BUILD)/obj/engine/mpi/l_mpi.o
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(MPI_LIBS)
+
 $(LAUNCHER): $(patsubst %.c,$(BUILD)/obj/%.o,$(LAUNCH_SRC)) $(ENGINE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDFLAGS) -l$(LUA) -ledit $(LDLIBS)
@@ -143,8 +163,14 @@ asan-run:
 	 LSAN_OPTIONS=suppressions=$(CURDIR)/spec/lsan.supp:print_suppressions=0 \
 	 sh spec/run.sh $(LUA)
 
+# The CaffeNet benchmarks run again with a build for AVX2 without AVX-512
+# (x86-64-v3) in its own folder: what such machines get.
+AVX2_BUILD := build-avx2
+AVX2_OPT   := -O3 -march=x86-64-v3
 bench: deps-dev all
-	@$(TREE_ENV) sh scripts/bench/run.sh
+	@$(MAKE) -s BUILD=$(AVX2_BUILD) OPT="$(AVX2_OPT)" all
+	@$(TREE_ENV) BENCH_OPT="$(OPT)" BENCH_AVX2_OPT="$(AVX2_OPT)" \
+	  BENCH_AVX2_BIN="$(CURDIR)/$(AVX2_BUILD)/bin/cnnvis" sh scripts/bench/run.sh
 
 # ---- fuzzing -----------------------------------------------------------
 # Every spec/fuzz/fuzz_<name>.c is a libFuzzer harness (LLVMFuzzerTestOneInput)
@@ -204,6 +230,7 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 	install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/cnnvis
 	install -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis/core.so
+	$(if $(MPI_MODULE),install -m 644 $(MPI_MODULE) $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis/mpi.so)
 	cp -R lua/cnnvis/. $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis/
 
 uninstall:
@@ -211,4 +238,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/cnnvis $(DESTDIR)$(PREFIX)/share/lua/5.4/cnnvis
 
 clean:
-	rm -rf build build-asan build-fuzz out
+	rm -rf build build-avx2 build-asan build-fuzz out

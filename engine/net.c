@@ -294,12 +294,11 @@ static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
                           "value: give it to forward", l->name,
                           net->blob_names[l->bottom[k]]);
   }
-  if (l->n_bottom == 1 && l->n_top == 1 && l->top[0] == l->bottom[0] &&
-      sole_owner(bottom[0])) {
-    int done = cv_net_layer_inplace(l, bottom[0], err);
-    if (done < 0)
+  if (l->type->inplace && l->n_bottom == 1 && l->n_top == 1 &&
+      l->top[0] == l->bottom[0] && sole_owner(bottom[0])) {
+    if (l->type->inplace(l->opts, bottom[0], err))
       return cv_error_prefix(err, "layer '%s' (%s)", l->name, l->type->name);
-    if (done) return 0;
+    return 0;
   }
   int rc = l->type->forward_ws
                ? l->type->forward_ws(l->opts, &net->ws, l->n_bottom, bottom,
@@ -341,15 +340,10 @@ static void release_unkept(cv_net *net, const unsigned char *keep) {
     }
 }
 
-int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
-                        const char *upto, const unsigned char *keep,
-                        cv_error *err) {
-  int last = net->n_layers - 1;
-  if (upto && (last = cv_net_layer_id(net, upto)) < 0)
-    return cv_error_set(err, "forward: the net has no layer '%s'", upto);
-  if (keep) release_unkept(net, keep); /* an earlier call's, stale now */
-  if (set_inputs(net, n_inputs, inputs, err)) return -1;
-  for (int i = 0; i <= last; i++) {
+/* Runs layers first..last, then drops what keep does not name. */
+static int run_layers(cv_net *net, int first, int last,
+                      const unsigned char *keep, cv_error *err) {
+  for (int i = first; i <= last; i++) {
     cv_net_layer *l = &net->layers[i];
     if (strcmp(l->type->name, "Input") == 0) continue;
     if (run_layer(net, l, err)) return -1;
@@ -357,6 +351,46 @@ int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
   }
   if (keep) release_unkept(net, keep); /* upto leaves later layers' inputs */
   return 0;
+}
+
+/* The id of layer name, or `fallback` when name is NULL. */
+static int layer_arg(const cv_net *net, const char *name, int fallback,
+                     cv_error *err) {
+  if (!name) return fallback;
+  int id = cv_net_layer_id(net, name);
+  if (id < 0) cv_error_set(err, "forward: the net has no layer '%s'", name);
+  return id;
+}
+
+int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
+                        const char *upto, const unsigned char *keep,
+                        cv_error *err) {
+  int last = layer_arg(net, upto, net->n_layers - 1, err);
+  if (last < 0) return -1;
+  if (keep) release_unkept(net, keep); /* an earlier call's, stale now */
+  if (set_inputs(net, n_inputs, inputs, err)) return -1;
+  return run_layers(net, 0, last, keep, err);
+}
+
+int cv_net_set_blob(cv_net *net, const char *name, cv_tensor *t,
+                    cv_error *err) {
+  int id = cv_net_blob_id(net, name);
+  if (id < 0)
+    return cv_error_set(err, "forward: the net has no blob '%s'", name);
+  cv_tensor_release(net->blobs[id]);
+  net->blobs[id] = cv_tensor_retain(t);
+  return 0;
+}
+
+int cv_net_forward_from(cv_net *net, const char *from, const char *upto,
+                        const unsigned char *keep, cv_error *err) {
+  int first = layer_arg(net, from, 0, err);
+  int last = first < 0 ? -1 : layer_arg(net, upto, net->n_layers - 1, err);
+  if (last < 0) return -1;
+  if (last < first)
+    return cv_error_set(err, "forward: layer '%s' comes before layer '%s'",
+                        upto, from);
+  return run_layers(net, first, last, keep, err);
 }
 
 int cv_net_forward(cv_net *net, int n_inputs, cv_tensor **inputs,
@@ -419,4 +453,17 @@ cv_tensor *cv_net_filter_norms(cv_net *net, int layer_id, cv_error *err) {
   }
   cv_tensor_release(g);
   return norms;
+}
+
+int cv_net_output_grad(cv_net *net, int layer_id, cv_tensor **y,
+                       cv_tensor **dy, cv_error *err) {
+  cv_node *node = output_node(net, layer_id, err);
+  if (!node) return -1;
+  if (!node->kept_grad)
+    return cv_error_set(err, "per-sample norms: layer '%s' has no kept "
+                        "gradient (call keep_output_grad, then backward)",
+                        net->layers[layer_id].name);
+  *y = net->layers[layer_id].out;
+  *dy = node->kept_grad;
+  return 0;
 }

@@ -56,6 +56,11 @@ typedef struct cv_layer_type {
   int (*forward_ws)(const void *opts, cv_workspace *ws, int n_bottom,
                     cv_tensor **bottom, cv_tensor **param, int n_top,
                     cv_tensor **top, cv_error *err);
+  /* When set, the layer may run on its bottom's own memory (Caffe's
+   * in-place ReLU): overwrites x with the top. The net calls it only for a
+   * layer whose top is its bottom, when no one else holds x and nothing is
+   * recorded on the tape. */
+  int (*inplace)(const void *opts, cv_tensor *x, cv_error *err);
 } cv_layer_type;
 
 typedef struct {
@@ -118,6 +123,18 @@ int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
                         const char *upto, const unsigned char *keep,
                         cv_error *err);
 
+/* Runs only layers from..upto (names; NULL: the first / the last layer) on
+ * the blobs the net holds: those the layers read and do not make themselves
+ * come from an earlier forward or from cv_net_set_blob. keep as above (a
+ * reference the caller holds to a blob it gave keeps in-place layers from
+ * overwriting it). A removal that changes layer L on only reruns
+ * L onwards this way, without the layers before it. */
+int cv_net_forward_from(cv_net *net, const char *from, const char *upto,
+                        const unsigned char *keep, cv_error *err);
+/* Makes t (retained) the value of blob name, for cv_net_forward_from. */
+int cv_net_set_blob(cv_net *net, const char *name, cv_tensor *t,
+                    cv_error *err);
+
 /* Per-sample filter gradient norms of a Convolution or InnerProduct layer.
  * Before a backward: cv_net_keep_output_grad(net, id) asks the tape to keep
  * the gradient of the layer's output. After it: a new N x filters tensor,
@@ -128,6 +145,11 @@ int cv_net_forward_keep(cv_net *net, int n_inputs, cv_tensor **inputs,
  * the graph ({retain = true}) for the layer's saved input. */
 int cv_net_keep_output_grad(cv_net *net, int layer_id, cv_error *err);
 cv_tensor *cv_net_filter_norms(cv_net *net, int layer_id, cv_error *err);
+/* After such a backward: the layer's output y (bias included, before any
+ * in-place layer) and its kept gradient dy, both borrowed (valid until the
+ * next forward), for per-sample measures of one's own. */
+int cv_net_output_grad(cv_net *net, int layer_id, cv_tensor **y,
+                       cv_tensor **dy, cv_error *err);
 
 int cv_net_blob_id(const cv_net *net, const char *name);  /* -1 if none */
 int cv_net_layer_id(const cv_net *net, const char *name); /* -1 if none */
@@ -136,9 +158,5 @@ cv_tensor *cv_net_blob(const cv_net *net, const char *name); /* borrowed */
 /* The supported layer types, for messages: "Input, Convolution, ...". */
 void cv_net_supported_types(char *buf, size_t n);
 const cv_layer_type *cv_layer_type_find(const char *name);
-/* Runs layer l in place on x (its bottom and top) when its type can: 1 when
- * done, 0 when the type cannot, -1 on error. The net calls it only when no
- * one else holds x and nothing is recorded. */
-int cv_net_layer_inplace(const cv_net_layer *l, cv_tensor *x, cv_error *err);
 
 #endif

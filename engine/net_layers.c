@@ -759,34 +759,52 @@ static int forward_scale(const void *opts, int n_bottom, cv_tensor **bottom,
 }
 
 /* ReLU on its bottom's own memory, as Caffe runs an in-place layer. */
-int cv_net_layer_inplace(const cv_net_layer *l, cv_tensor *x, cv_error *err) {
-  if (l->type->forward != forward_relu) return 0;
-  return cv_relu_forward(*(const double *)l->opts, x, x, err) ? -1 : 1;
+static int inplace_relu(const void *opts, cv_tensor *x, cv_error *err) {
+  return cv_relu_forward(*(const double *)opts, x, x, err);
 }
 
 /* ---- the table ------------------------------------------------------------------ */
 
 static const cv_layer_type TYPES[] = {
-    {"Input", parse_input, shape_input, NULL, NULL, NULL},
-    {"Convolution", parse_conv, shape_conv, fill_conv, NULL, forward_conv},
-    {"Pooling", parse_pool, shape_pool, NULL, forward_pool, NULL},
-    {"LRN", parse_lrn, shape_same, NULL, NULL, forward_lrn},
-    {"InnerProduct", parse_ip, shape_ip, fill_ip, forward_ip, NULL},
-    {"ReLU", parse_relu, shape_same, NULL, forward_relu, NULL},
-    {"Sigmoid", parse_none, shape_same, NULL, forward_sigmoid, NULL},
-    {"TanH", parse_none, shape_same, NULL, forward_tanh, NULL},
-    {"Power", parse_power, shape_same, NULL, forward_power, NULL},
-    {"Dropout", parse_dropout, shape_same, NULL, forward_dropout, NULL},
-    {"Split", parse_none, shape_same, NULL, forward_split, NULL},
-    {"Softmax", parse_softmax, shape_same, NULL, forward_softmax, NULL},
-    {"SoftmaxWithLoss", parse_loss, shape_scalar, NULL, forward_loss, NULL},
-    {"Accuracy", parse_loss, shape_scalar, NULL, forward_accuracy, NULL},
-    {"Concat", parse_concat, shape_concat, NULL, forward_concat, NULL},
-    {"Eltwise", parse_eltwise, shape_eltwise, NULL, forward_eltwise, NULL},
-    {"Flatten", parse_flatten, shape_reshape, NULL, forward_reshape, NULL},
-    {"Reshape", parse_reshape, shape_reshape, NULL, forward_reshape, NULL},
-    {"BatchNorm", parse_batchnorm, shape_batchnorm, NULL, forward_batchnorm, NULL},
-    {"Scale", parse_scale, shape_scale, fill_scale, forward_scale, NULL},
+    {.name = "Input", .parse = parse_input, .shape = shape_input},
+    {.name = "Convolution", .parse = parse_conv, .shape = shape_conv,
+     .fill = fill_conv, .forward_ws = forward_conv},
+    {.name = "Pooling", .parse = parse_pool, .shape = shape_pool,
+     .forward = forward_pool},
+    {.name = "LRN", .parse = parse_lrn, .shape = shape_same,
+     .forward_ws = forward_lrn},
+    {.name = "InnerProduct", .parse = parse_ip, .shape = shape_ip,
+     .fill = fill_ip, .forward = forward_ip},
+    {.name = "ReLU", .parse = parse_relu, .shape = shape_same,
+     .forward = forward_relu, .inplace = inplace_relu},
+    {.name = "Sigmoid", .parse = parse_none, .shape = shape_same,
+     .forward = forward_sigmoid},
+    {.name = "TanH", .parse = parse_none, .shape = shape_same,
+     .forward = forward_tanh},
+    {.name = "Power", .parse = parse_power, .shape = shape_same,
+     .forward = forward_power},
+    {.name = "Dropout", .parse = parse_dropout, .shape = shape_same,
+     .forward = forward_dropout},
+    {.name = "Split", .parse = parse_none, .shape = shape_same,
+     .forward = forward_split},
+    {.name = "Softmax", .parse = parse_softmax, .shape = shape_same,
+     .forward = forward_softmax},
+    {.name = "SoftmaxWithLoss", .parse = parse_loss, .shape = shape_scalar,
+     .forward = forward_loss},
+    {.name = "Accuracy", .parse = parse_loss, .shape = shape_scalar,
+     .forward = forward_accuracy},
+    {.name = "Concat", .parse = parse_concat, .shape = shape_concat,
+     .forward = forward_concat},
+    {.name = "Eltwise", .parse = parse_eltwise, .shape = shape_eltwise,
+     .forward = forward_eltwise},
+    {.name = "Flatten", .parse = parse_flatten, .shape = shape_reshape,
+     .forward = forward_reshape},
+    {.name = "Reshape", .parse = parse_reshape, .shape = shape_reshape,
+     .forward = forward_reshape},
+    {.name = "BatchNorm", .parse = parse_batchnorm, .shape = shape_batchnorm,
+     .forward = forward_batchnorm},
+    {.name = "Scale", .parse = parse_scale, .shape = shape_scale,
+     .fill = fill_scale, .forward = forward_scale},
 };
 
 #define N_TYPES ((int)(sizeof TYPES / sizeof TYPES[0]))

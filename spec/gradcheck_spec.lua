@@ -163,6 +163,26 @@ describe("validate_weight_gradient()", function()
     end
   end)
 
+  it("takes the weights of the largest gradients first when asked", function()
+    local fix = "../shared/fixtures/caffe/"
+    local net = cv.caffe.load(fix .. "lenet.prototxt", fix .. "lenet_iter_10000.caffemodel")
+    local x = cv.zeros(1, 1, 28, 28)
+    x[{1, 1, {5, 24}, {14, 16}}] = 1
+    net:forward(x)
+    local rows = cv.validate_weight_gradient(net, {"ip2", class = 1}, "ip2", {count = 6, largest = 3})
+    net:zero_grad()
+    net:forward(x)
+    net:neuron("ip2", {class = 1}):backward()
+    local g = net.params.ip2.weight.grad:abs()
+    local sorted = g:view(-1):sort(1, true)
+    for r = 1, 3 do
+      assert.equal(sorted[r]:item(), g[rows[r].index]:item())
+    end
+    for r = 4, 6 do  -- the others: none of the three again
+      for q = 1, 3 do assert.are_not.same(rows[q].index, rows[r].index) end
+    end
+  end)
+
   it("names a layer without parameters", function()
     local fix = "../shared/fixtures/caffe/"
     local net = cv.caffe.load(fix .. "lenet.prototxt")

@@ -40,9 +40,10 @@ describe("linear backward", function()
   end)
 
   describe("a few rows (the small-batch kernels)", function()
-    -- Shapes that leave rows, columns and inputs over from the kernels'
-    -- blocks (4 rows x 4 weights, 16 and 64 inputs), and batch sizes on both
-    -- sides of where sgemm takes over; compared with sums in double.
+    -- Shapes that leave 0 to 3 rows, columns and inputs over from the
+    -- kernels' blocks (4 rows x 4 or 2 weights, vectors of 16 or 8 inputs
+    -- and 4 of them, as the build's vector width sizes them), and batch sizes
+    -- on both sides of where sgemm takes over; compared with sums in double.
     local function plain(x, w, dy)
       local xt, wt, dt = x:totable(), w:totable(), dy:totable()
       local m, n, k = #xt, #wt, #wt[1]
@@ -66,7 +67,8 @@ describe("linear backward", function()
       return cv.tensor(y), cv.tensor(dw)
     end
 
-    for _, shape in ipairs{{2, 3, 5}, {5, 7, 37}, {16, 9, 130}, {17, 6, 64}, {33, 5, 20}} do
+    for _, shape in ipairs{{2, 3, 5}, {3, 10, 45}, {5, 7, 37}, {7, 5, 70}, {16, 9, 130},
+                          {17, 6, 64}, {33, 5, 20}} do
       local m, n, k = shape[1], shape[2], shape[3]
       it(string.format("forward and weight gradient, %d rows, %d outputs, %d inputs", m, n, k), function()
         local x, w, dy = cv.randn(m, k), leaf(n, k), cv.randn(m, n)

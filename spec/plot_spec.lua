@@ -123,4 +123,29 @@ describe("plot", function()
         "plot.bar: series '1' has 1 values for 2 x positions")
     end)
   end)
+  describe("scatter()", function()
+    it("draws a point per pair and the diagonal on one range", function()
+      local p = cv.plot.scatter{series = {{name = "conv1", x = {0, 1, 2}, y = {0, 1.5, 2}},
+                                          {name = "fc8", x = {0 / 0}, y = {1}}},
+                                diagonal = true, xlabel = "analytic", ylabel = "numeric"}
+      assert.equal(3, count(p.svg, "<circle"))
+      local pts = {}
+      for x, y in p.svg:gmatch('<circle cx="([%d.]+)" cy="([%d.]+)"') do
+        pts[#pts + 1] = {tonumber(x), tonumber(y)}
+      end
+      -- (0, 0) and (2, 2) lie on the diagonal's ends: same pixel scale on both axes
+      local x1, y1, x2, y2 = p.svg:match('<line x1="([%d.]+)" y1="([%d.]+)" x2="([%d.]+)" y2="([%d.]+)" stroke="#999"')
+      assert.near(tonumber(x1), pts[1][1], 0.11)
+      assert.near(tonumber(y1), pts[1][2], 0.11)
+      assert.near(tonumber(x2), pts[3][1], 0.11)
+      assert.near(tonumber(y2), pts[3][2], 0.11)
+      assert.is_true(pts[2][2] < (pts[1][2] + pts[3][2]) / 2) -- 1.5 sits above the middle
+      well_formed(p.svg)
+    end)
+
+    it("rejects lists of different lengths", function()
+      assert.has.error(function() cv.plot.scatter{series = {{x = {1, 2}, y = {1}}}} end,
+        "plot.scatter: series '1' has 2 x values and 1 y values")
+    end)
+  end)
 end)

@@ -85,4 +85,22 @@ function M.assert_gradcheck(f, inputs, tol)
     worst.numeric or 0))
 end
 
+--- Runs sh command cmd; returns its stdout, stderr and exit status.
+function M.sh(cmd)
+  local out, err = os.tmpname(), os.tmpname()
+  local _, _, code = os.execute(string.format("( %s ) >%s 2>%s", cmd, out, err))
+  local o, e = M.read(out), M.read(err)
+  os.remove(out)
+  os.remove(err)
+  return o, e, code
+end
+
+--- The front of a command line that starts n processes under Open MPI's
+-- mpirun, as root in a container too (its two variables) and on more ranks
+-- than cores (--oversubscribe).
+function M.mpirun(n)
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " ..
+    "mpirun --oversubscribe -np " .. n .. " "
+end
+
 return M

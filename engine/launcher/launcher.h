@@ -32,7 +32,8 @@ int cv_launcher_report(lua_State *L, int status, const char *progname);
 void cv_launcher_version(int repl);
 
 /* Prepends the folder of the cnnvis Lua library that belongs to this
- * executable (build tree or install prefix) to package.path, when found. */
+ * executable (build tree or install prefix) to package.path, and the
+ * folder of its C modules to package.cpath, when found. */
 void cv_launcher_addpath(lua_State *L);
 
 /* Sets the global `cv` to require "cnnvis" (once). Returns a status;

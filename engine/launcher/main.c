@@ -20,6 +20,7 @@ static const char help_text[] =
     "  -              run the script read from stdin\n"
     "  train solver.prototxt [--resume x.caffemodel] [--iters n]\n"
     "                 train a Caffe net from its solver file\n"
+    "  merge DIR...   merge the --shard i/n parts of an analysis script's run\n"
     "  -e chunk       run the Lua chunk (repeatable; the global cv is set first)\n"
     "  -l mod         require mod into the global mod (-l g=mod: into global g)\n"
     "  -i             open the REPL after the chunks and the script\n"
@@ -151,7 +152,7 @@ static int run_options(lua_State *L, char **argv, int end) {
 /* `cnnvis train ...`: a word of cnnvis.cli's that names no file here runs
  * cli.main(word, args...). */
 static int run_subcommand(lua_State *L, char **argv, int argc, int at) {
-  static const char *const words[] = {"train", NULL};
+  static const char *const words[] = {"train", "merge", NULL};
   int known = 0;
   for (int i = 0; words[i] != NULL; i++) known |= strcmp(argv[at], words[i]) == 0;
   FILE *f = known ? fopen(argv[at], "r") : NULL;

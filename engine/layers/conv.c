@@ -1,11 +1,15 @@
-/* conv.c — Convolution as im2col + sgemm (Caffe's layout and semantics):
- * shape check, forward, backward. */
+/* conv.c — Convolution (Caffe's layout and semantics): shape check,
+ * forward, backward, by im2col + sgemm or, for 3x3 and 5x5 stride 1 on
+ * shapes big enough, by Winograd's kernels (winograd.c); the choice between
+ * them is made here (choose). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
+#include "kernel_choice.h"
 #include "layers.h"
 #include "winograd.h"
 
@@ -24,6 +28,28 @@ cv_conv_params cv_conv_params_default(void) {
   return p;
 }
 
+/* Below about this many 2x2 output blocks in all (5 images of CaffeNet's
+ * 13x13), Winograd's GEMMs are too thin and the weights' transform too
+ * large a share: im2col is as fast or faster. So is it below 16 channels
+ * in or out per group. */
+#define WINOGRAD_MIN_BLOCKS 256
+#define WINOGRAD_MIN_CHANNELS 16
+
+/* The algorithm for a convolution whose GEMMs have in_g and out_g channels
+ * per group over n images of oh x ow outputs: the params' own, else the
+ * default, else (auto) Winograd where it fits and the shapes are big
+ * enough. The input gradient asks with its own shapes (dy to dx). */
+static cv_conv_algorithm choose(const cv_conv_params *p, int64_t in_g,
+                                int64_t out_g, int64_t n, int64_t oh,
+                                int64_t ow) {
+  cv_conv_algorithm a = p->algorithm != CV_CONV_AUTO ? p->algorithm : default_algorithm;
+  if (a == CV_CONV_IM2COL || !cv_winograd_fits(p)) return CV_CONV_IM2COL;
+  if (a == CV_CONV_WINOGRAD) return CV_CONV_WINOGRAD;
+  int big = in_g >= WINOGRAD_MIN_CHANNELS && out_g >= WINOGRAD_MIN_CHANNELS &&
+            n * ((oh + 1) / 2) * ((ow + 1) / 2) >= WINOGRAD_MIN_BLOCKS;
+  return big ? CV_CONV_WINOGRAD : CV_CONV_IM2COL;
+}
+
 /* Geometry of one conv call, derived once from the params and the shapes. */
 typedef struct {
   int64_t n, c, h, w, m, oh, ow;
@@ -32,6 +58,28 @@ typedef struct {
   int64_t mg;    /* output channels per group */
   int direct;    /* 1x1, stride 1, no pad: x is its own column buffer */
 } conv_geom;
+
+/* Notes the kernel that serves op on this geometry (kernel_choice.h). */
+static void note(const char *op, const cv_conv_params *p, const conv_geom *g,
+                 const char *kernel) {
+  char shape[96];
+  snprintf(shape, sizeof shape, "%lldx%lldx%lldx%lld k%dx%d s%d p%d g%d -> %lld",
+           (long long)g->n, (long long)g->c, (long long)g->h, (long long)g->w,
+           p->kernel_h, p->kernel_w, p->stride_h, p->pad_h, p->group,
+           (long long)g->m);
+  cv_kernel_choice_note(op, shape, kernel);
+}
+
+static const char *winograd_name(const cv_conv_params *p) {
+  return p->kernel_h == 5 ? "winograd F(2x2,5x5)" : "winograd F(2x2,3x3)";
+}
+
+/* im2col's way for n images on the threads there are. */
+static const char *im2col_name(const conv_geom *g, int threads) {
+  int per_image = g->n >= threads && threads > 1;
+  if (g->direct) return per_image ? "sgemm (1x1), image per thread" : "sgemm (1x1)";
+  return per_image ? "im2col + sgemm, image per thread" : "im2col + threaded sgemm";
+}
 
 static int check_params(const cv_conv_params *p, cv_error *err) {
   if (p->kernel_h < 1 || p->kernel_w < 1 || p->stride_h < 1 || p->stride_w < 1 ||
@@ -215,7 +263,8 @@ int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
   if (conv_setup(p, x, w, b, y, "output", &g, err)) return -1;
   if (cv_tensor_numel(y) == 0) return 0;
   if (g.kdim == 0) return zero_channels(&g, b, y);
-  if (cv_winograd_applies(p, g.c / p->group, g.mg, g.n, g.oh, g.ow)) {
+  if (choose(p, g.c / p->group, g.mg, g.n, g.oh, g.ow) == CV_CONV_WINOGRAD) {
+    note("conv2d forward", p, &g, winograd_name(p));
     cv_winograd_shape s = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h,
                            p->kernel_h};
     return cv_winograd_forward(&s, cv_tensor_data(x), cv_tensor_data(w),
@@ -229,6 +278,7 @@ int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
   int threads = cv_threads_get();
   int per_image = g.n >= threads && threads > 1;
   int slots = per_image ? threads : 1;
+  note("conv2d forward", p, &g, im2col_name(&g, threads));
   float *col = cv_workspace_reserve(ws, colsize * slots + 1, err);
   if (!col) return cv_error_prefix(err, "conv2d");
   const float *xd = cv_tensor_data(x), *wd = cv_tensor_data(w);
@@ -355,14 +405,19 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
   /* 3x3 and 5x5 stride 1: the weight gradient, and the input gradient (a
    * convolution of dy), by Winograd's transforms; what is left by im2col. */
   float *dx_winograd = NULL, *dw_winograd = NULL;
-  if (dx && cv_winograd_applies(p, g.mg, g.c / p->group, g.n, g.h, g.w)) {
+  if (dx && choose(p, g.mg, g.c / p->group, g.n, g.h, g.w) == CV_CONV_WINOGRAD) {
     dx_winograd = cv_tensor_data(dx);
     dx = NULL;
   }
-  if (dw && cv_winograd_applies(p, g.c / p->group, g.mg, g.n, g.oh, g.ow)) {
+  if (dw && choose(p, g.c / p->group, g.mg, g.n, g.oh, g.ow) == CV_CONV_WINOGRAD) {
     dw_winograd = cv_tensor_data(dw);
     dw = NULL;
   }
+  int threads = cv_threads_get();
+  if (dx) note("conv2d input grad", p, &g, im2col_name(&g, threads));
+  if (dw) note("conv2d weight grad", p, &g, im2col_name(&g, threads));
+  if (dx_winograd) note("conv2d input grad", p, &g, winograd_name(p));
+  if (dw_winograd) note("conv2d weight grad", p, &g, winograd_name(p));
   if ((dw || dx) && conv_backward_im2col(p, &g, x, w, dy, dx, dw, ws, err))
     return -1;
   cv_winograd_shape fwd = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h,
@@ -405,6 +460,8 @@ int cv_conv2d_filter_grad_norms(const cv_conv_params *p, const cv_tensor *x,
   }
   int threads = cv_threads_get();
   int slots = g.n >= threads && threads > 1 ? threads : 1;
+  note("conv2d filter grad norms", p, &g, slots > 1 ? "im2col + sgemm, image per thread"
+                                                    : "im2col + threaded sgemm");
   size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
   size_t per = colsize + (size_t)(g.m * g.kdim);
   float *buf = cv_workspace_reserve(ws, per * (size_t)slots + 1, err);

@@ -4,8 +4,10 @@
  * A few rows go through linear_skinny.c for the same reason. */
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 
 #include "check.h"
+#include "kernel_choice.h"
 #include "layers.h"
 #include "linear_skinny.h"
 
@@ -43,6 +45,15 @@ int cv_linear_shape(const cv_linear_params *p, const cv_tensor *x,
   return 0;
 }
 
+/* Notes the kernel that serves op on this geometry (kernel_choice.h). */
+static void note(const char *op, const cv_linear_params *p, const linear_geom *g,
+                 const char *kernel) {
+  char shape[96];
+  snprintf(shape, sizeof shape, "%lldx%lld -> %lld%s", (long long)g->m,
+           (long long)g->k, (long long)g->n, p->transpose ? " transposed" : "");
+  cv_kernel_choice_note(op, shape, kernel);
+}
+
 static int linear_setup(const cv_linear_params *p, const cv_tensor *x,
                         const cv_tensor *w, const cv_tensor *y,
                         const char *yname, linear_geom *g, cv_error *err) {
@@ -69,12 +80,15 @@ int cv_linear_forward(const cv_linear_params *p, const cv_tensor *x,
   if (g.k == 0) {  /* BLAS rejects a zero leading dimension */
     for (int64_t i = 0; i < g.m * g.n; i++) yd[i] = 0.0f;
   } else if (g.m == 1) {
+    note("linear forward", p, &g, "sgemv");
     cblas_sgemv(CblasRowMajor, p->transpose ? CblasTrans : CblasNoTrans,
                 (int)(p->transpose ? g.k : g.n), (int)(p->transpose ? g.n : g.k),
                 1.0f, wd, (int)(p->transpose ? g.n : g.k), xd, 1, 0.0f, yd, 1);
   } else if (!p->transpose && g.m <= SKINNY_FORWARD_ROWS) {
+    note("linear forward", p, &g, cv_skinny_forward_kernel());
     cv_skinny_forward(g.m, g.n, g.k, xd, wd, yd);
   } else {
+    note("linear forward", p, &g, "sgemm");
     cblas_sgemm(CblasRowMajor, CblasNoTrans,
                 p->transpose ? CblasNoTrans : CblasTrans, (int)g.m, (int)g.n,
                 (int)g.k, 1.0f, xd, (int)g.k, wd,
@@ -108,12 +122,16 @@ static void weight_grad(const cv_linear_params *p, const linear_geom *g,
   const float *u = p->transpose ? x : dy, *v = p->transpose ? dy : x;
   int64_t r = p->transpose ? g->k : g->n, c = p->transpose ? g->n : g->k;
   if (g->m == 1 && beta == 0.0f) {
+    note("linear weight grad", p, g, "outer product");
     outer_set(r, c, u, v, dw);
   } else if (g->m == 1) {
+    note("linear weight grad", p, g, "sger");
     cblas_sger(CblasRowMajor, (int)r, (int)c, 1.0f, u, 1, v, 1, dw, (int)c);
   } else if (!p->transpose && beta == 0.0f && g->m <= SKINNY_WEIGHT_GRAD_ROWS) {
+    note("linear weight grad", p, g, cv_skinny_weight_grad_kernel());
     cv_skinny_weight_grad(g->m, g->n, g->k, dy, x, dw);
   } else {
+    note("linear weight grad", p, g, "sgemm");
     /* u is M x R, v is M x C: dw = u^T v */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)c,
                 (int)g->m, 1.0f, u, (int)r, v, (int)c, beta, dw, (int)c);

@@ -14,4 +14,9 @@ void cv_skinny_forward(int64_t m, int64_t n, int64_t k, const float *x,
 void cv_skinny_weight_grad(int64_t m, int64_t n, int64_t k, const float *dy,
                            const float *x, float *dw);
 
+/* The kernels' names with the blocks this build uses ("skinny, 4x4 blocks
+ * of 16 lanes": rows x weights, rows x vectors of inputs): static strings. */
+const char *cv_skinny_forward_kernel(void);
+const char *cv_skinny_weight_grad_kernel(void);
+
 #endif

@@ -9,23 +9,24 @@
  * of im2col's arithmetic: 16/36 for 3x3, 36/100 for 5x5.
  *
  * The matrices are Toom-Cook's for the points 0, 1, -1 (and 2, -2 for 5x5)
- * and infinity. The tile transforms work on 16 channels at once (one vector
- * per tile position), so the transformed tiles and products are laid out
- * [e][block][channel]; each group of 16 planes is first copied into
- * position-major order with a zero border. */
+ * and infinity. The tile transforms work on a vector of channels at once
+ * (16 with AVX-512, 8 with AVX2: simd.h), one vector per tile position, so
+ * the transformed tiles and products are laid out [e][block][channel]; each
+ * group of a vector's planes is first copied into position-major order with
+ * a zero border. */
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
+#include "simd.h"
 #include "winograd.h"
 
 #define MAX_A 6
-#define LANES 16
+#define LANES CV_LANES
 
-/* 16 floats; aligned(4) so that any float address may be loaded. */
-typedef float vec __attribute__((vector_size(64), aligned(4)));
-#define VLOAD(p) (*(const vec *)(p))
-#define VSTORE(p, v) (*(vec *)(p) = (v))
+typedef cv_vec vec;
+#define VLOAD CV_VLOAD
+#define VSTORE CV_VSTORE
 
 typedef struct {
   int r, a;               /* kernel size, tile size r + 1 */
@@ -58,27 +59,11 @@ static const kind F5 = {
     {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 1}},
 };
 
-/* Below about this many 2x2 output blocks in all (5 images of CaffeNet's
- * 13x13), the GEMMs are too thin and the weights' transform too large a
- * share: im2col is as fast or faster. */
-#define MIN_BLOCKS 256
-
 int cv_winograd_fits(const cv_conv_params *p) {
   int k = p->kernel_h;
   return (k == 3 || k == 5) && p->kernel_w == k && p->stride_h == 1 &&
          p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
          p->pad_h == p->pad_w && p->pad_h <= k - 1;
-}
-
-int cv_winograd_applies(const cv_conv_params *p, int64_t in_per_group,
-                        int64_t out_per_group, int64_t n, int64_t oh,
-                        int64_t ow) {
-  cv_conv_algorithm a = p->algorithm != CV_CONV_AUTO ? p->algorithm
-                                                     : cv_conv_default_algorithm();
-  if (a == CV_CONV_IM2COL || !cv_winograd_fits(p)) return 0;
-  return a == CV_CONV_WINOGRAD ||
-         (in_per_group >= 16 && out_per_group >= 16 &&
-          n * ((oh + 1) / 2) * ((ow + 1) / 2) >= MIN_BLOCKS);
 }
 
 typedef struct {
@@ -104,7 +89,7 @@ static plan make_plan(const cv_winograd_shape *s) {
 }
 
 /* Copies planes [c0, c0 + n) of one image (h x w each) into buf, position
- * by position with 16 lanes (channel c0 + l in lane l), at offset `off`
+ * by position with LANES lanes (channel c0 + l in lane l), at offset `off`
  * inside a zero border of bh x bw positions. */
 static void gather_planes(const float *x, int64_t h, int64_t w, int64_t n,
                           int64_t off, int64_t bh, int64_t bw, float *buf) {
@@ -117,13 +102,13 @@ static void gather_planes(const float *x, int64_t h, int64_t w, int64_t n,
   }
 }
 
-/* The first n lanes of v to dst (all 16 when n is 16). */
+/* The first n lanes of v to dst (all of them when n is LANES). */
 static inline void store_lanes(float *dst, const vec *v, int64_t n) {
   if (n == LANES) VSTORE(dst, *v);
   else memcpy(dst, v, sizeof(float) * (size_t)n);
 }
 
-/* out = B^T d B for one tile of 16 channels. Inlined with a constant kind,
+/* out = B^T d B for one tile of LANES channels. Inlined with a constant kind,
  * the coefficient loops unroll and zero terms drop out. */
 static inline __attribute__((always_inline)) void tile_in(const kind *k,
                                                           const vec *d,
@@ -146,7 +131,7 @@ static inline __attribute__((always_inline)) void tile_in(const kind *k,
     }
 }
 
-/* u[e][t][c] = (B^T d B)[e] for the 16 (or fewer) input planes of job q
+/* u[e][t][c] = (B^T d B)[e] for the LANES (or fewer) input planes of job q
  * (image, block of channels) and each of their blocks t. */
 static inline __attribute__((always_inline)) void input_job(
     const kind *k, const plan *pl, const float *x, float *u, float *buf,
@@ -170,7 +155,7 @@ static inline __attribute__((always_inline)) void input_job(
     }
 }
 
-/* y = A^T m A + b for each block of the 16 (or fewer) output planes of job q
+/* y = A^T m A + b for each block of the LANES (or fewer) output planes of job q
  * (image, block of channels), through buf (position-major) to the planes. */
 static inline __attribute__((always_inline)) void output_job(
     const kind *k, const plan *pl, const float *prod, const float *b,
@@ -210,7 +195,7 @@ static inline __attribute__((always_inline)) void output_job(
   }
 }
 
-/* z[e][t][m] = (A dy A^T)[e] for each 2x2 block of the 16 (or fewer)
+/* z[e][t][m] = (A dy A^T)[e] for each 2x2 block of the LANES (or fewer)
  * gradient planes of job q (image, block of channels); zeros where a block
  * overhangs an odd output size. */
 static inline __attribute__((always_inline)) void grad_job(

@@ -1,8 +1,8 @@
 /* winograd.h — 3x3 and 5x5 stride-1 convolution by Winograd's minimal
  * filtering F(2x2, 3x3) and F(2x2, 5x5) (Lavin and Gray, 2015): each 2x2
  * block of outputs costs 16 (36) multiplications per input channel instead
- * of 36 (100), as 16 (36) GEMMs. conv.c uses it for CaffeNet's conv2-5:
- * forward, input gradient and weight gradient. */
+ * of 36 (100), as 16 (36) GEMMs: forward, input gradient and weight
+ * gradient. Kernels only: conv.c decides when to use them. */
 #ifndef CV_WINOGRAD_H
 #define CV_WINOGRAD_H
 
@@ -13,14 +13,6 @@
  * input gradient, the same convolution with pad kernel - 1 - pad, qualifies
  * too). */
 int cv_winograd_fits(const cv_conv_params *p);
-
-/* Whether conv.c hands it to this file: it fits, and the params ask for
- * Winograd, or leave it to the engine (CV_CONV_AUTO) and there are at least
- * 16 channels in and out per group and enough output (n images of oh x ow):
- * below either, im2col's GEMMs win. */
-int cv_winograd_applies(const cv_conv_params *p, int64_t in_per_group,
-                        int64_t out_per_group, int64_t n, int64_t oh,
-                        int64_t ow);
 
 /* The shapes of one call, NCHW. `pad` is the convolution's own. */
 typedef struct {

@@ -48,5 +48,9 @@ void cvL_open_io(lua_State *L);
 void cvL_open_image(lua_State *L);
 void cvL_open_data(lua_State *L);
 void cvL_open_render(lua_State *L);
+void cvL_open_analysis(lua_State *L);
+void cvL_open_volume(lua_State *L);
+/* After cvL_open_nn: adds cv.nn.kernel_choices (l_kernels.c). */
+void cvL_open_kernels(lua_State *L);
 
 #endif

@@ -108,10 +108,38 @@ static unsigned char *keep_mask(lua_State *L, cv_net *net, int idx) {
   return keep;
 }
 
-/* net:forward(x [, upto [, keep]]) runs the layers; blobs are read with
- * net:blob. keep: a list of blob names, the only ones kept. */
+/* Gives the net the blobs of table idx ({name = tensor}), for a forward
+ * from a layer on. */
+static void set_blobs(lua_State *L, cv_net *net, int idx) {
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_argexpected(L, lua_istable(L, idx), idx, "table of blobs by name");
+  cv_error err;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) { /* stack: ..., name, tensor */
+    const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    cv_tensor *t = cvL_totensor(L, -1);
+    if (!name || !t)
+      luaL_error(L, "forward: from a layer on, give blobs as {name = tensor}");
+    if (cv_net_set_blob(net, name, t, &err)) cvL_raise(L, &err);
+    lua_pop(L, 1);
+  }
+}
+
+/* net:forward(x [, upto [, keep [, from]]]) runs the layers; blobs are read
+ * with net:blob. keep: a list of blob names, the only ones kept. With from
+ * (a layer name), x is nil or a table {blob = tensor} of blobs to set, and
+ * only the layers from `from` on run, on the blobs the net holds. */
 static int l_net_forward(lua_State *L) {
   cv_net *net = check_net(L, 1);
+  if (!lua_isnoneornil(L, 5)) {
+    const char *from = luaL_checkstring(L, 5);
+    const char *upto = luaL_optstring(L, 3, NULL);
+    unsigned char *keep = keep_mask(L, net, 4);
+    set_blobs(L, net, 2);
+    cv_error err;
+    if (cv_net_forward_from(net, from, upto, keep, &err)) return cvL_raise(L, &err);
+    return 0;
+  }
   cv_tensor *in[CV_LAYER_MAX_TOPS * 4];
   if (net->n_inputs > (int)(sizeof in / sizeof in[0]))
     return luaL_error(L, "forward: too many inputs");
@@ -256,6 +284,19 @@ static int l_net_keep_output_grad(lua_State *L) {
   return 0;
 }
 
+/* net:output_grad(layer) -> y, dy: the layer's output and its kept
+ * gradient, after the backward. */
+static int l_net_output_grad(lua_State *L) {
+  cv_net *net = check_net(L, 1);
+  cv_tensor *y, *dy;
+  cv_error err;
+  if (cv_net_output_grad(net, check_layer(L, net, 2), &y, &dy, &err))
+    return cvL_raise(L, &err);
+  cvL_pushtensor(L, cv_tensor_retain(y), NULL);
+  cvL_pushtensor(L, cv_tensor_retain(dy), NULL);
+  return 2;
+}
+
 /* net:filter_norms(layer) -> N x filters, after the backward. */
 static int l_net_filter_norms(lua_State *L) {
   cv_net *net = check_net(L, 1);
@@ -272,6 +313,7 @@ void cvL_open_net(lua_State *L) {
       {"save_weights", l_net_save_weights},
       {"keep_output_grad", l_net_keep_output_grad},
       {"filter_norms", l_net_filter_norms},
+      {"output_grad", l_net_output_grad},
       {"__gc", l_net_release},      {"__close", l_net_release},
       {NULL, NULL}};
   cvL_register(L, fns, NULL);

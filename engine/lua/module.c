@@ -12,6 +12,7 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_tensor(L);
   cvL_open_autograd(L);
   cvL_open_nn(L);
+  cvL_open_kernels(L);
   cvL_open_net(L);
   cvL_open_caffe(L);
   cvL_open_math(L);
@@ -19,5 +20,7 @@ int luaopen_cnnvis_core(lua_State *L) {
   cvL_open_image(L);
   cvL_open_data(L);
   cvL_open_render(L);
+  cvL_open_analysis(L);
+  cvL_open_volume(L);
   return 1;
 }

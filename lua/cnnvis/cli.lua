@@ -1,4 +1,5 @@
---- The launcher's subcommands: `cnnvis train solver.prototxt ...`.
+--- The launcher's subcommands: `cnnvis train solver.prototxt ...`,
+-- `cnnvis merge DIR...`.
 local M = {}
 
 local USAGE = [[
@@ -39,7 +40,25 @@ function M.parse_train(args)
   return opts
 end
 
+local MERGE_USAGE = [[
+usage: cnnvis merge DIR...
+  merges the shard files (<script>.shard-I-of-N.json, written by an analysis
+  script run with --shard I/N) of one run found in the folders, and runs the
+  script on to its result, written to the first DIR as one process writes it]]
+
 local commands = {}
+
+function commands.merge(...)
+  local dirs = {...}
+  if dirs[1] == "-h" or dirs[1] == "--help" then
+    print(MERGE_USAGE)
+    return
+  end
+  for _, d in ipairs(dirs) do
+    if d:sub(1, 1) == "-" then error("merge: unexpected option '" .. d .. "'\n" .. MERGE_USAGE, 0) end
+  end
+  require("cnnvis.shards").merge(dirs)
+end
 
 function commands.train(...)
   local opts = M.parse_train({...})

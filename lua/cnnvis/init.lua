@@ -11,6 +11,7 @@ M.caffe = require "cnnvis.caffe"
 local gradcheck = require "cnnvis.gradcheck"
 M.gradcheck = gradcheck.gradcheck
 M.validate_weight_gradient = gradcheck.validate_weight_gradient
+M.gradients = require "cnnvis.gradients"
 M.image = require "cnnvis.image"
 M.transform = require "cnnvis.transform"
 M.data = require "cnnvis.data"

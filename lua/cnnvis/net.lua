@@ -1,5 +1,7 @@
 --- A Caffe net as scripts use it: `net:forward(x)`, `net.blobs.conv1`,
 -- `net.params.conv1.weight`, `net:neuron("fc8", {class = 281})`, `print(net)`.
+local core_is_tensor = require("cnnvis.core").is_tensor
+
 local M = {}
 
 local Net = {}
@@ -29,7 +31,8 @@ end
 
 --- Wraps a `cnnvis.core` net.
 function M.wrap(core_net)
-  local self = setmetatable({_net = core_net}, Net)
+  -- _neurons: what each tensor net:neuron returned stands for (weak keys)
+  local self = setmetatable({_net = core_net, _neurons = setmetatable({}, {__mode = "k"})}, Net)
   self.layers = core_net:layers()
   self.inputs = core_net:inputs()
   self.outputs = output_names(self.layers)
@@ -50,16 +53,33 @@ end
 --- Runs the net on x (an NxCxHxW tensor, or a table {input_name = tensor}).
 -- opts.upto names the last layer to run; opts.keep lists the only blobs to
 -- keep (default: every blob), the others are freed as soon as no later
--- layer reads them. Returns a table of the output blobs by name (with
--- upto: that layer's tops) that were kept.
+-- layer reads them. opts.from names the first layer to run: then x is nil
+-- or a table {blob = tensor} of the blobs that layer and the later ones
+-- read and do not make (by default those of the last forward), and the
+-- layers before it do not run -- what a change from layer L on needs:
+--   net:forward(x, {upto = "norm2", keep = {"norm2"}})
+--   local norm2 = net.blobs.norm2
+--   net:forward({norm2 = norm2}, {from = "conv3"})   -- conv3 onwards only
+-- Returns a table of the output blobs by name (with upto: that layer's
+-- tops) that were kept.
 function Net:forward(x, opts)
   local upto = opts and opts.upto
   local keep = opts and opts.keep
+  local from = opts and opts.from
   if keep ~= nil and type(keep) ~= "table" then
     error("forward: keep must be a list of blob names", 2)
   end
-  self._net:forward(x, upto, keep)
-  self.last_input = x
+  if from ~= nil then
+    if type(from) ~= "string" then error("forward: from must be a layer name", 2) end
+    if x ~= nil and type(x) ~= "table" then
+      error("forward: from a layer on, give blobs as {name = tensor}", 2)
+    end
+    self._net:forward(x, upto, keep, from)
+    self.last_input = nil -- no input for the whole net to run again on
+  else
+    self._net:forward(x, upto, keep)
+    self.last_input = x
+  end
   local names = self.outputs
   if upto then
     for _, l in ipairs(self.layers) do
@@ -85,8 +105,30 @@ function Net:neuron(name, opts)
       c, name, shape_str(blob:size())), 2)
   end
   local column = blob:select(2, c + 1)
-  if opts.sample then return column[opts.sample] end
-  return column:sum()
+  local n
+  if opts.sample then n = column[opts.sample] else n = column:sum() end
+  self._neurons[n] = {name, class = c, sample = opts.sample}
+  return n
+end
+
+--- Zeroes (drops) the gradient of every parameter of the net.
+function Net:zero_grad()
+  for _, l in ipairs(self.layers) do
+    for _, t in ipairs(l.params) do t:zero_grad() end
+  end
+end
+
+-- per_sample_norms' neuron: {blob, class = c}, or a tensor net:neuron gave.
+local function neuron_spec(self, neuron)
+  if core_is_tensor(neuron) then
+    local spec = self._neurons[neuron]
+    if spec then return spec end
+  elseif type(neuron) == "table" and (neuron[1] or neuron.blob) then
+    return neuron
+  end
+  error("per_sample_norms: give the neuron as net:neuron(blob, {class = c}) returns it, "
+    .. "or as {blob, class = c}; got " .. (core_is_tensor(neuron) and "a tensor that is not "
+    .. "a neuron of this net" or type(neuron)), 3)
 end
 
 --- Per-image gradient norms of every filter: for a batch of N images (the
@@ -95,7 +137,9 @@ end
 -- gradient of image n's neuron w.r.t. that filter's weights (bias apart) --
 -- the report's importance measure, per image. One backward of the neuron
 -- summed over the batch gives them all: no N copies of a weight gradient.
--- neuron = {blob, class = c}; opts.layers (default: every conv and fc
+-- neuron = {blob, class = c [, sample = i]}, or the tensor net:neuron(blob,
+-- {class = c}) returned (after this forward or an earlier one: it stands for
+-- the same neuron of the last forward); opts.layers (default: every conv and fc
 -- layer). Parameters' .grad receive the batch's summed gradient on the way.
 function Net:per_sample_norms(neuron, opts)
   local layers = opts and opts.layers
@@ -106,6 +150,7 @@ function Net:per_sample_norms(neuron, opts)
     end
   end
   if not self.last_input then error("per_sample_norms: run net:forward(x) first", 2) end
+  neuron = neuron_spec(self, neuron)
   local function keep_grads()
     for _, name in ipairs(layers) do self._net:keep_output_grad(name) end
   end
@@ -115,7 +160,7 @@ function Net:per_sample_norms(neuron, opts)
     self:forward(self.last_input)
     keep_grads()
   end
-  local n = self:neuron(neuron[1] or neuron.blob, {class = neuron.class})
+  local n = self:neuron(neuron[1] or neuron.blob, {class = neuron.class, sample = neuron.sample})
   n:backward(nil, {retain = true})
   local norms = {}
   for _, name in ipairs(layers) do norms[name] = self._net:filter_norms(name) end

@@ -1,4 +1,4 @@
---- SVG plots: line charts and bar charts as self-contained SVG text.
+--- SVG plots: line charts, bar charts and scatter plots as self-contained SVG text.
 -- `cv.plot.line{...}` and `cv.plot.bar{...}` return a plot object:
 -- `tostring(p)` or `p.svg` is the text, `p:save("x.svg")` writes it.
 local M = {}
@@ -121,7 +121,7 @@ local function check_series(fn, series, n)
     if type(s) ~= "table" or type(s.y) ~= "table" then
       fail(fn, "series %d has no list y", i)
     end
-    if #s.y ~= n then
+    if n and #s.y ~= n then
       fail(fn, "series '%s' has %d values for %d x positions", tostring(s.name or i), #s.y, n)
     end
     s.color = s.color or M.palette[(i - 1) % #M.palette + 1]
@@ -234,6 +234,76 @@ function M.bar(o)
     end
   end
   legend(f, series)
+  f.out[#f.out + 1] = "</svg>\n"
+  return setmetatable({svg = table.concat(f.out, "\n")}, Plot)
+end
+
+local scatter_keys = {series = true, xlabel = true, ylabel = true, title = true, width = true,
+                      height = true, diagonal = true}
+
+--- A scatter plot: points (x, y) of one or more series, both axes on one
+-- range when o.diagonal is set, with the line y = x drawn (agreement plots).
+-- @param o series ({{name =, x = {...}, y = {...}, color =, labels = {...}}, ...};
+--   labels: each dot's tooltip), xlabel, ylabel, title, width (480),
+--   height (480), diagonal. Points that are NaN or infinite are left out.
+-- @usage cv.plot.scatter{series = {{x = analytic, y = numeric}}, diagonal = true}
+function M.scatter(o)
+  if type(o) ~= "table" then fail("scatter", "expected a table of options") end
+  for k in pairs(o) do
+    if not scatter_keys[k] then fail("scatter", "unknown option '%s'", tostring(k)) end
+  end
+  if type(o.series) ~= "table" or #o.series == 0 then
+    fail("scatter", "series must be a list of {name =, x = {...}, y = {...}}")
+  end
+  local xlo, xhi, ylo, yhi = math.huge, -math.huge, math.huge, -math.huge
+  for i, s in ipairs(o.series) do
+    if type(s) ~= "table" or type(s.x) ~= "table" or type(s.y) ~= "table" then
+      fail("scatter", "series %d needs lists x and y", i)
+    end
+    if #s.x ~= #s.y then
+      fail("scatter", "series '%s' has %d x values and %d y values", tostring(s.name or i),
+        #s.x, #s.y)
+    end
+    s.color = s.color or M.palette[(i - 1) % #M.palette + 1]
+    for k = 1, #s.x do
+      if finite(s.x[k]) and finite(s.y[k]) then
+        xlo, xhi = math.min(xlo, s.x[k]), math.max(xhi, s.x[k])
+        ylo, yhi = math.min(ylo, s.y[k]), math.max(yhi, s.y[k])
+      end
+    end
+  end
+  if xlo > xhi then xlo, xhi, ylo, yhi = 0, 1, 0, 1 end
+  if o.diagonal then
+    xlo, xhi = math.min(xlo, ylo), math.max(xhi, yhi)
+    ylo, yhi = xlo, xhi
+  end
+  local opts = {}
+  for k, v in pairs(o) do opts[k] = v end
+  opts.width, opts.height = o.width or 480, o.height or 480
+  opts.legend_width = legend_width(o.series)
+  local f = frame(opts, ylo, yhi)
+  local yt = ticks(ylo, yhi)
+  local xt = o.diagonal and yt or ticks(xlo, xhi)
+  local xa, xb = xt[1], xt[#xt]
+  local function px(v) return f.x0 + (v - xa) / (xb - xa) * (f.x1 - f.x0) end
+  for _, v in ipairs(xt) do
+    f.out[#f.out + 1] = string.format('<text x="%.1f" y="%g" text-anchor="middle">%s</text>',
+      px(v), f.yb + 18, esc(num(v, xt[2] and xt[2] - xt[1])))
+  end
+  if o.diagonal then
+    f.out[#f.out + 1] = string.format('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" ' ..
+      'stroke="#999" stroke-dasharray="4 3"/>', px(xa), f.y(xa), px(xb), f.y(xb))
+  end
+  for _, s in ipairs(o.series) do
+    for k = 1, #s.x do
+      if finite(s.x[k]) and finite(s.y[k]) then
+        local tip = s.labels and s.labels[k] and ("<title>" .. esc(s.labels[k]) .. "</title>") or ""
+        f.out[#f.out + 1] = string.format('<circle cx="%.1f" cy="%.1f" r="3" fill="%s" ' ..
+          'fill-opacity="0.7">%s</circle>', px(s.x[k]), f.y(s.y[k]), s.color, tip)
+      end
+    end
+  end
+  legend(f, o.series)
   f.out[#f.out + 1] = "</svg>\n"
   return setmetatable({svg = table.concat(f.out, "\n")}, Plot)
 end

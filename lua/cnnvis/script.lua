@@ -24,6 +24,7 @@ local files = require "cnnvis.files"
 local inputs = require "cnnvis.inputs"
 local json = require "cnnvis.json"
 local progress = require "cnnvis.progress"
+local shards = require "cnnvis.shards"
 local sweep = require "cnnvis.sweep"
 
 local M = {}
@@ -227,10 +228,11 @@ function Ctx:path(file)
   return self.opts.out .. "/" .. file
 end
 
+-- (Every writer names its file the same on every MPI rank; rank 0 writes it.)
 local function saver(ext, save)
   return function(self, thing, name, opts)
     local file = self:file(name, ext)
-    files.save_with(self:path(file), function(tmp) save(thing, tmp, opts) end)
+    if self.writes then files.save_with(self:path(file), function(tmp) save(thing, tmp, opts) end) end
     return file
   end
 end
@@ -247,7 +249,7 @@ Ctx.save_nrrd = saver(".nrrd", function(t, path, opts) core.io.save_nrrd(t, path
 --- Writes text (CSV, HTML) as file name .. ext; returns the file name.
 function Ctx:save_text(text, name, ext)
   local file = self:file(name, ext)
-  files.write(self:path(file), text)
+  if self.writes then files.write(self:path(file), text) end
   return file
 end
 
@@ -261,7 +263,7 @@ function Ctx:save_json(t)
     t.options = o
   end
   local path = self:path(self.name .. ".json")
-  files.write(path, json.encode(t) .. "\n")
+  if self.writes then files.write(path, json.encode(t) .. "\n") end
   return path
 end
 
@@ -297,7 +299,7 @@ end
 
 --- Prints a line of the script's results on stdout.
 function Ctx:say(fmt, ...)
-  io.stdout:write(string.format(fmt, ...), "\n")
+  if self.writes then io.stdout:write(string.format(fmt, ...), "\n") end
 end
 
 --- An error with message fmt (the script then exits with status 1).
@@ -306,15 +308,21 @@ function Ctx:fail(fmt, ...)
 end
 
 --- A context for spec (name, options...) and argv; loads the model.
-function M.context(spec, opts)
-  local ctx = setmetatable({name = spec.name, opts = opts, _namer = files.namer()}, Ctx)
-  files.mkdir(opts.out)
+-- how (optional): {sweeper = a ctx.sweeper, writes = false on the MPI
+-- ranks that leave the files and the printing to rank 0}.
+function M.context(spec, opts, how)
+  local ctx = setmetatable({name = spec.name, opts = opts, _namer = files.namer(),
+                            sweeper = how and how.sweeper,
+                            writes = not how or how.writes ~= false}, Ctx)
+  if ctx.writes then files.mkdir(opts.out) end
   ctx.net = load_net(opts)
   return ctx
 end
 
 --- Runs a script: parses arg (default: the global arg), prints --help,
 -- calls spec.main(ctx); an error prints "<name>: message" and exits 1.
+-- Its loops (ctx:sweep) run as cnnvis.shards says: --shard i/n writes a
+-- partial result, under mpirun each rank takes its shard and rank 0 writes.
 function M.run(spec, argv)
   argv = argv or arg or {}
   local ok, err = xpcall(function()
@@ -323,11 +331,16 @@ function M.run(spec, argv)
       io.stdout:write(M.usage(spec))
       return
     end
-    spec.main(M.context(spec, opts))
+    local sweeper, writes = shards.sweeper(spec.name, opts, argv)
+    spec.main(M.context(spec, opts, {sweeper = sweeper, writes = writes}))
   end, function(e)
+    if shards.is_stop(e) then return e end
     return os.getenv("CNNVIS_TRACEBACK") and debug.traceback(tostring(e), 2) or e
   end)
-  if not ok then
+  if not ok and shards.is_stop(err) then
+    if err.text then io.stderr:write(err.text, "\n") end
+    if err.status ~= 0 then os.exit(err.status, true) end
+  elseif not ok then
     io.stderr:write(spec.name, ": ", message(err), "\n")
     os.exit(1, true)
   end

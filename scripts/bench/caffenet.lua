@@ -38,7 +38,8 @@ local function cpu_per_call(fn, n)
   return (cpu_seconds() - c0) / n
 end
 
-local median = require("scripts.bench.support").time
+local bench = require "scripts.bench.support"
+local median = bench.time
 
 -- The caffemodel is made once, in a child process, so that its garbage does
 -- not count in this process's resident set.
@@ -128,13 +129,15 @@ local function main()
   local t16 = median(function() fwd(x16) end, math.max(3, runs // 2))
   local c16 = cpu_per_call(function() fwd(x16) end, math.max(3, runs // 2))
   local convs = conv_table(net)
+  cv.nn.kernel_choices{reset = true} -- the layer table's own calls
+  cv.no_grad(function() net:forward(x1) net:forward(x16) end)
   net = nil
   collectgarbage()
   local p = peer(threads)
 
   print(string.format("CaffeNet forward, 227x227, random weights, %d threads, medians of %d runs",
     threads, runs))
-  print("cpu: " .. cpu_line() .. " (2 cores, shared with other jobs: times are noisy)")
+  print("cpu: " .. cpu_line() .. ", kernels " .. bench.isa())
   print(string.format("%-22s %12s %12s %10s", "", "cnnvis", "pytorch", "peer/ours"))
   local function row(name, ours, theirs)
     print(string.format("%-22s %9.1f ms %9.1f ms %9.2fx", name, ours * 1e3, theirs * 1e3,
@@ -153,6 +156,7 @@ local function main()
     print(string.format("  %-6s %4d x %5d x %5d  g%d   layer %6.1f   sgemm %6.1f   %3.0f%%",
       r[1], r[2], r[3], r[4], r[5], r[6], r[7], 100 * r[6] / r[7]))
   end
+  bench.print_kernel_choices("by the forward at batch 1 and 16")
 end
 
 main()

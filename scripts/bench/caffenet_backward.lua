@@ -42,6 +42,8 @@ local function main()
     zero_grads(net)
     net:per_sample_norms({"fc8", class = CLASS})
   end
+  cv.nn.kernel_choices{reset = true}
+  local choices
   local ours = {b1 = {}, b16 = {}, norms = {}}
   local theirs = {b1 = {}, b16 = {}}
   local n16 = runs
@@ -55,6 +57,7 @@ local function main()
     norms()
     bench.times(norms, n16, ours.norms)
     zero_grads(net)
+    choices = choices or cv.nn.kernel_choices()
     cv.free_cached_memory() -- the peer's turn: give it the memory back
     collectgarbage()
     local p = bench.peer(PEER, threads, runs)
@@ -76,6 +79,11 @@ local function main()
   local tn, t16 = bench.median(ours.norms), bench.median(ours.b16)
   print(string.format("%-30s %8.1f ms vs %.1f ms: %.2fx  %s", "per_sample_norms 16 vs fwd+bwd 16",
     tn * 1e3, t16 * 1e3, tn / t16, "ours/batched <= 2.0"))
+  print(string.format("kernels chosen by fwd+bwd at batch 1 and 16 and per_sample_norms (%s, %d lanes):",
+    choices.isa, choices.lanes))
+  for _, c in ipairs(choices) do
+    print(string.format("  %-26s %-40s %s", c.op, c.shape, c.kernel))
+  end
 end
 
 main()

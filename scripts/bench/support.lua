@@ -73,4 +73,22 @@ function M.peer(script, ...)
   return out
 end
 
+--- The build's kernels in one line: "avx2+fma, 8 lanes" (cv.nn.kernel_choices).
+function M.isa()
+  local k = cv.nn.kernel_choices()
+  return string.format("%s, %d lanes", k.isa, k.lanes)
+end
+
+--- Prints which kernel served which shape since the last call (the table
+-- of cv.nn.kernel_choices, which it then forgets), one line each, under a
+-- title.
+function M.print_kernel_choices(title)
+  local k = cv.nn.kernel_choices{reset = true}
+  print(string.format("kernels chosen %s (%s, %d lanes):", title, k.isa, k.lanes))
+  for _, c in ipairs(k) do
+    print(string.format("  %-26s %-40s %s", c.op, c.shape, c.kernel))
+  end
+  if k.dropped > 0 then print(string.format("  (%d more not kept)", k.dropped)) end
+end
+
 return M
