@@ -515,16 +515,22 @@ local function comparison_section(page, r, ctx)
     local v = r.result
     p:text(string.format("Reference %s, similar %s, dissimilar %s.", class_name(ctx, v.reference),
       class_name(ctx, v.similar), class_name(ctx, v.dissimilar)))
-    local frames = {}
-    for _, f in ipairs(v.frames or {}) do
-      local src = type(f) == "table" and (f.file or f.src) or f
-      local label = type(f) == "table" and (f.label or f.role) or src
-      frames[#frames + 1] = {src = r.dir .. "/" .. src, label = label}
+    -- one player per layer: the six images' gradient volumes, rendered with
+    -- one transfer function and one value range
+    local labels = {}
+    for k, img in ipairs(v.images or {}) do
+      labels[k] = string.format("%s %s (image %s, %s)", img.role, img.correct and "right" or "wrong",
+        tostring(img.index), class_name(ctx, img.class))
     end
-    if #frames > 0 then
-      local range = v.range or {}
-      p:player{frames = frames, scale = {lo = range[1], hi = range[2], colormap = v.colormap or "diverging",
-        label = "one scale for every frame"}, caption = "the time series"}
+    local colormap = v.transfer and v.transfer.colormap or "viridis"
+    for _, name in ipairs(in_net_order(ctx.net, v.frames or {})) do
+      local frames = {}
+      for k, f in ipairs(v.frames[name]) do frames[k] = {src = r.dir .. "/" .. f, label = labels[k]} end
+      local range = v.range and v.range[name] or {}
+      p:section(name, 3, "comparison-" .. name)
+      p:player{frames = frames, scale = {lo = range[1], hi = range[2], colormap = colormap,
+        label = (v.transfer and v.transfer.value or "value") .. ", one scale for every frame"},
+        caption = "the time series of " .. name}
     end
     local layers, rows = {}, {}
     for _, img in ipairs(v.images or {}) do
@@ -677,6 +683,20 @@ local FINDINGS = {
       if a and b and a > 0 then parts[#parts + 1] = string.format("%s %.2f", name, b / a) end
     end
     return "gradient norm of the dissimilar image / the correct reference image: " .. table.concat(parts, ", ")
+  end},
+  {section = "importance", claim = "A class's images give its filters a higher importance than the " ..
+    "images of other classes do.", measure = function(R, ctx)
+    local v, parts = R.importance.result, {}
+    if not v.compare or #v.compare == 0 then error("no other class's images (--compare)", 0) end
+    local function mean(t) local s = 0 for _, x in ipairs(t) do s = s + x end return s / math.max(#t, 1) end
+    for _, name in ipairs(in_net_order(ctx.net, v.layers)) do
+      local others = 0
+      for _, c in ipairs(v.compare) do others = others + mean(c.layers[name]) end
+      others = others / #v.compare
+      if others > 0 then parts[#parts + 1] = string.format("%s %.2f", name, mean(v.layers[name]) / others) end
+    end
+    return string.format("mean importance for class %s over its own images / over the other %d " ..
+      "classes' images: %s", class_name(ctx, v.class), #v.compare, table.concat(parts, ", "))
   end},
   {section = "removal", claim = "Removing the most important filter raises the class's error more " ..
     "than removing the least important one.", measure = function(R, ctx)

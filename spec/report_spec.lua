@@ -332,8 +332,11 @@ describe("report", function()
         "least important filter (2), 100.00% without the most important (3)", 1, true))
       assert.truthy(html:find("Spearman against the oracle: conv1: gradient norm 0.80, Taylor -0.20, L1 0.10", 1, true))
       local findings = cv.json.decode(slurp(dir .. "/out/findings.json"))
-      assert.equal(7, #findings)
-      assert.equal("removal", findings[5].section)
+      assert.equal(8, #findings)
+      assert.equal("removal", findings[6].section)
+      -- (0.5 + 0.25 + 1 + 0.75) / 4 over 0.25
+      assert.equal("mean importance for class 0 digit 0 over its own images / over the other 1 " ..
+        "classes' images: conv1 2.50", findings[5].measured)
     end)
 
     it("runs nothing again when nothing changed", function()
