@@ -459,12 +459,16 @@ local function volumes_section(page, runs, ctx)
       local frames = {}
       for i, f in ipairs(v.frames or {}) do frames[i] = {src = r.dir .. "/" .. f, label = f} end
       p:volume{name = "v" .. r.index, data = t, range = v.range, axes = {"x", "y", "filter"},
-        colormap = v.colormap or (v.render and v.render.colormap), frames = frames,
-        mode = v.mode or (v.render and v.render.mode),
+        colormap = v.render and v.render.colormap, frames = frames,
+        mode = v.render and v.render.mode, opacity = v.render and v.render.opacity,
         links = {{r.dir .. "/" .. v.nrrd, v.nrrd .. " (NRRD, for ParaView / 3D Slicer / napari)"}},
         caption = string.format("%s: %s, values %s to %s", v.layer or r.layer,
           table.concat(t:size(), "x"), num(v.range and v.range[1]), num(v.range and v.range[2]))}
-      for _, s in ipairs(v.slices or {}) do p:file_image(r.dir .. "/" .. s, {caption = s, inline = true}) end
+      for _, s in ipairs(v.slices or {}) do
+        local file = type(s) == "table" and s.file or s
+        p:file_image(r.dir .. "/" .. file, {caption = type(s) == "table" and
+          string.format("the %s cut at %s", tostring(s.cut), tostring(s.index)) or file, inline = true})
+      end
     end)
   end
 end

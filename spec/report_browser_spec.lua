@@ -72,7 +72,7 @@ describe("the report in chromium", function()
     assert.equal(2, #result.volumes)
     for _, v in ipairs(result.volumes) do
       assert.is_false(v.nogl)
-      -- 360 x 360, most of it the volume (white is the background)
+      -- 360 x 360, most of it the volume (the rest is the background)
       assert.is_true(v.nonwhite > 360 * 360 // 10, v.name .. ": " .. v.nonwhite)
       assert.is_true(v.changed_pixels > 500, v.name .. ": " .. v.changed_pixels)
       assert.is_true(v.screenshots_differ)

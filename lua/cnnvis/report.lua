@@ -364,9 +364,9 @@ end
 -- over opts.data (a D x H x W tensor: D maps of H x W), written beside the
 -- page as <name>.vol.js (bytes over opts.range). opts: name (letters,
 -- digits, _ -), data, range ({lo, hi}; default the data's), colormap
--- ("viridis"), mode ("mip" or "composite"), ramp ({a, b}: the opacity ramp
--- over the range's 0..1, as the C renderer's), density (opacity per unit of
--- length), spacing ({x, y, z}), axes (names of x, y, z), frames (the
+-- ("viridis"), mode ("mip" or "composite"), opacity ({u0, u1, a}: the C
+-- ray caster's ramp over the range's 0..1, a per voxel of length; default
+-- its {0.1, 1, 0.5}), spacing ({x, y, z}), axes (names of x, y, z), frames (the
 -- prerendered turntable: paths of PNGs beside the page, shown with a slider
 -- where WebGL2 is missing), links ({{path, text}, ...}: NRRD files),
 -- caption.
@@ -380,7 +380,7 @@ function Page:volume(opts)
   if not lo then lo, hi = opts.data:min():item(), opts.data:max():item() end
   local file = self:_name(name .. ".vol.js")
   local record = {dims = {s[3], s[2], s[1]}, range = {lo, hi}, colormap = opts.colormap or "viridis",
-    mode = opts.mode or "mip", ramp = opts.ramp or {0.1, 1}, density = opts.density or 40,
+    mode = opts.mode or "mip", opacity = opts.opacity or {0.1, 1, 0.5},
     spacing = opts.spacing or {1, 1, 1}, data = M.base64(volume_bytes(opts.data, lo, hi))}
   local f, msg = io.open(self.dir .. "/" .. file, "w")
   if not f then fail("cannot write %s", tostring(msg)) end

@@ -79,8 +79,10 @@
   // Orthographic rays through the box [-half, half] (the volume, its longest
   // side 1); the clip box cuts it along each axis. Samples are trilinear
   // (LINEAR on a 3-D texture). mode 0: maximum intensity projection;
-  // mode 1: emission-absorption, front to back, opacity from the ramp per
-  // unit of length (so the picture does not depend on the step).
+  // mode 1: emission-absorption, front to back, through the C ray caster's
+  // transfer function (engine/render/raycast.c): the colormap, and an
+  // opacity ramp from 0 at u0 to amax at u1, per voxel of length, so that a
+  // sample of s voxels has 1 - (1 - a)^s.
   var FRAGMENT = '#version 300 es\n' +
     'precision highp float;\n' +
     'precision highp sampler3D;\n' +
@@ -94,8 +96,8 @@
     'uniform vec3 hi;\n' +
     'uniform int mode;\n' +
     'uniform float zoom;\n' +
-    'uniform vec2 ramp;\n' +
-    'uniform float density;\n' +
+    'uniform vec3 ramp;\n' +
+    'uniform float voxels;\n' +
     'uniform vec3 background;\n' +
     'void main() {\n' +
     '  vec3 o = rot * vec3(p / zoom, -2.0);\n' +
@@ -117,8 +119,9 @@
     '    tc.y = 1.0 - tc.y;\n' +
     '    float v = texture(vol, tc).r;\n' +
     '    if (mode == 0) { best = max(best, v); continue; }\n' +
-    '    float alpha = clamp((v - ramp.x) / max(ramp.y - ramp.x, 1e-6), 0.0, 1.0);\n' +
-    '    alpha = 1.0 - exp(-density * alpha * dt);\n' +
+    '    if (v <= ramp.x) continue;\n' +
+    '    float alpha = ramp.z * clamp((v - ramp.x) / max(ramp.y - ramp.x, 1e-6), 0.0, 1.0);\n' +
+    '    alpha = 1.0 - pow(1.0 - min(alpha, 0.999999), dt * voxels);\n' +
     '    vec3 c = texture(cmap, vec2(v, 0.5)).rgb;\n' +
     '    acc.rgb += (1.0 - acc.a) * alpha * c;\n' +
     '    acc.a += (1.0 - acc.a) * alpha;\n' +
@@ -204,14 +207,15 @@
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
     var U = {};
-    ['vol', 'cmap', 'rot', 'half_', 'lo', 'hi', 'mode', 'zoom', 'ramp', 'density',
+    ['vol', 'cmap', 'rot', 'half_', 'lo', 'hi', 'mode', 'zoom', 'ramp', 'voxels',
      'background'].forEach(function (u) { U[u] = gl.getUniformLocation(prog, u); });
     gl.uniform1i(U.vol, 0);
     gl.uniform1i(U.cmap, 1);
     gl.uniform3fv(U.half_, half);
-    gl.uniform2fv(U.ramp, v.ramp || [0.1, 1]);
-    gl.uniform1f(U.density, v.density || 40);
-    gl.uniform3fv(U.background, [1, 1, 1]);
+    gl.uniform3fv(U.ramp, v.opacity || [0.1, 1, 0.5]);
+    // voxels per unit of the box, along the finest spacing (the C caster's step)
+    gl.uniform1f(U.voxels, big / Math.min(sp[0], sp[1], sp[2]));
+    gl.uniform3fv(U.background, v.background || [0, 0, 0]);
     gl.bindVertexArray(gl.createVertexArray());
 
     var state = {az: v.azimuth || 0.6, el: v.elevation || 0.4, zoom: 1.3,

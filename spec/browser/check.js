@@ -22,7 +22,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 
 async function canvasPixels(page, handle) {
   // The canvas's pixels read back in the page (preserveDrawingBuffer is on):
-  // how many are not the white background, and all of them to compare.
+  // how many are not the background, and all of them to compare.
   return page.evaluate((c) => {
     const w = c.width, h = c.height;
     const copy = document.createElement('canvas');
@@ -31,9 +31,10 @@ async function canvasPixels(page, handle) {
     const ctx = copy.getContext('2d');
     ctx.drawImage(c, 0, 0);
     const d = ctx.getImageData(0, 0, w, h).data;
+    // the background is the colour of the top left corner
     let nonwhite = 0;
     for (let i = 0; i < d.length; i += 4) {
-      if (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250) nonwhite++;
+      if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2]) nonwhite++;
     }
     return { w, h, nonwhite, pixels: Array.from(d) };
   }, handle);
