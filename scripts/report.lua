@@ -426,25 +426,6 @@ local function activations_section(page, runs, ctx)
   end
 end
 
--- A volume file as a tensor: cv.io.load_nrrd where this build has it,
--- else raw little-endian float NRRD of 3 dimensions (sizes x y z) read here.
-local function load_nrrd(path)
-  if cv.io and cv.io.load_nrrd then return cv.io.load_nrrd(path) end
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  local head, body = s:match("^(NRRD%d+\n.-\n)\n(.*)$")
-  if not head then error(path .. ": not an NRRD file", 0) end
-  local x, y, z = head:match("\nsizes: (%d+) (%d+) (%d+)\n")
-  if not (x and head:find("\ntype: float\n") and head:find("\nencoding: raw\n")) then
-    error(path .. ": this build reads 3-d raw float NRRD only", 0)
-  end
-  x, y, z = tonumber(x), tonumber(y), tonumber(z)
-  local vals, pos = {}, 1
-  for i = 1, x * y * z do vals[i], pos = string.unpack("<f", body, pos) end
-  return cv.tensor(vals):view(z, y, x)
-end
-
 local function volumes_section(page, runs, ctx)
   page:section("3 Volumes (3.1.2)", 2, "volumes")
   page:text("Each Convolution layer's output for one image, its maps stacked into a volume " ..
@@ -454,7 +435,7 @@ local function volumes_section(page, runs, ctx)
     page:section(r.layer, 3, "volume-" .. r.layer)
     section_body(page, r, function(p)
       local v = r.result
-      local t = load_nrrd(ctx.o.out .. "/" .. r.dir .. "/" .. v.nrrd)
+      local t = cv.io.load_nrrd(ctx.o.out .. "/" .. r.dir .. "/" .. v.nrrd)
       if t:dim() == 4 then t = t[1] end
       local frames = {}
       for i, f in ipairs(v.frames or {}) do frames[i] = {src = r.dir .. "/" .. f, label = f} end

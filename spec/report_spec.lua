@@ -427,6 +427,38 @@ describe("report", function()
       assert.truthy(page:find('<td class="num">1</td><td>digit 1</td><td class="num">1</td>', 1, true))
     end)
 
+    it("runs the real 3.1 scripts on CaffeNet's definition with fillers and a folder of photos", function()
+      local d = temp_dir()
+      lfs.mkdir(d)
+      lfs.mkdir(d .. "/img")
+      local images = support.shared("images/")
+      for class, files in pairs({n01440764 = {"fish-bike.jpg"}, n02123045 = {"cat.jpg", "cat_gray.jpg"}}) do
+        lfs.mkdir(d .. "/img/" .. class)
+        for _, file in ipairs(files) do
+          support.write(d .. "/img/" .. class .. "/" .. file, slurp(images .. file))
+        end
+      end
+      local p = io.popen(table.concat({q(BIN), "scripts/report.lua", "--prototxt",
+        q(FIX .. "caffenet_deploy.prototxt"), "--caffemodel", "none", "--mean",
+        q(FIX .. "imagenet_mean.binaryproto"), "--labels", q(FIX .. "synset_words.txt"),
+        "--images", q(d .. "/img"), "--batch", "3", "--stages", "activations,volumes,reordering",
+        "--show", "1", "--out", q(d .. "/out"), "2>&1"}, " "))
+      local text = p:read("a")
+      local ok = p:close()
+      local page = slurp(d .. "/out/index.html")
+      local volume = cv.json.decode(slurp(d .. "/out/volume-1/volume.json"))
+      rm_tree(d)
+      assert.is_true(ok, text)
+      assert.matches("accuracy [%d.]+%% on 3 images", text)
+      for _, name in ipairs({"activations-0", "volume-1", "volume-5", "reorder"}) do
+        assert.truthy(text:find("report: " .. name:gsub("%-", "%%-") .. " +[%d.]+ s  ok\n"), name)
+      end
+      -- conv1's 96 maps of 55 x 55, in a viewer, and the reordering's numbers
+      assert.same({96, 55, 55}, volume.shape)
+      assert.truthy(page:find('<div class="cv-volume" data-volume="v1"', 1, true))
+      assert.truthy(page:find("neighbour correlation before", 1, true))
+    end)
+
     it("names a layer that --layer asks for and the net does not have", function()
       local p = io.popen(table.concat({q(BIN), "scripts/report.lua", "--prototxt",
         q(FIX .. "lenet.prototxt"), "--caffemodel", q(FIX .. "lenet_iter_10000.caffemodel"),
