@@ -43,7 +43,8 @@ end
 --- The shared options: {name, kind, help, default =}.
 M.SHARED = {
   {"prototxt", "file", "the deploy definition (default: the shipped Fashion-MNIST model)"},
-  {"caffemodel", "file", "its weights; \"none\": the definition's fillers, seeded by --seed"},
+  {"caffemodel", "file", "its weights; \"none\": the definition's fillers, seeded by --seed "
+    .. "(weights without one: N(0, 2/fan-in))"},
   {"mean", "file", "a mean image (.binaryproto or .npy) to subtract (pycaffe's preparation)"},
   {"labels", "file", "class names, synset_words.txt style (line k is class k-1)"},
   {"scale", "number", "multiply raw 0..255 pixels by K (default 1)", default = 1},
@@ -157,12 +158,29 @@ end
 local Ctx = {}
 Ctx.__index = Ctx
 
+-- Weights a definition gives no filler are Caffe's constant 0, which makes
+-- every picture of a deploy prototxt blank: with --caffemodel none they are
+-- drawn from N(0, 2 / fan-in) instead (He et al.), so that the pipeline
+-- shows something. Weights with a filler keep it.
+local function fill_unset(net)
+  core.no_grad(function()
+    for _, l in ipairs(net.layers) do
+      local w = net.params[l.name] and net.params[l.name].weight
+      if w and w:numel() > 0 and w:abs():max():item() == 0 then
+        local size = w:size()
+        w:copy_(core.randn(table.unpack(size)) * math.sqrt(2 / (w:numel() / size[1])))
+      end
+    end
+  end)
+end
+
 --- The model loaded from the options (filler weights seeded by --seed).
 local function load_net(opts)
   core.manual_seed(opts.seed)
   local ok, net = pcall(caffe.load, opts.prototxt,
     opts.caffemodel ~= "none" and opts.caffemodel or nil)
   if not ok then fail("%s", message(net)) end
+  if opts.caffemodel == "none" then fill_unset(net) end
   return net
 end
 
