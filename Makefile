@@ -22,8 +22,11 @@ DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
              libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist \
              teem-apps \
              openmpi-bin libopenmpi-dev
+# The browser spec (spec/report_browser_spec.lua): Debian's chromium, driven
+# by playwright-core from npm (spec/browser/; the machine's Node.js >= 20).
+DEB_TEST  := chromium
 # Benchmarks, fixture generators and fuzzing only.
-DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev chromium
+DEB_DEV   := python3-numpy python3-torch python3-pil clang libclang-rt-14-dev
 
 # engine/launcher/ is the executable's front end (libedit, main): not in the module.
 # engine/mpi/ is the cnnvis.mpi module: its own shared object, not in the core.
@@ -48,11 +51,12 @@ HAVE_MPI   := $(shell printf '\043include <mpi.h>\n' | \
                 $(CC) $(MPI_CFLAGS) -E -x c - >/dev/null 2>&1 && echo yes)
 MPI_MODULE := $(if $(HAVE_MPI),$(BUILD)/lib/cnnvis/mpi.so)
 
-.PHONY: all deps deps-dev test asan asan-run bench fuzz fuzz-build report install uninstall clean help
+.PHONY: all deps deps-test deps-dev browser-deps test asan asan-run bench fuzz fuzz-build report install uninstall clean help
 all: $(MODULE) $(LAUNCHER) $(MPI_MODULE)
 
 help:
 	@echo "make deps      install the Debian packages that are missing (as root)"
+	@echo "make deps-test chromium and the npm packages of the browser spec (CI runs it)"
 	@echo "make deps-dev  also those for benchmarks, fixtures and fuzzing"
 	@echo "make           build the Lua module and the cnnvis launcher into $(BUILD)/"
 	@echo "make test      run every spec; ends with 'N passed, N failed'"
@@ -76,8 +80,18 @@ endef
 deps:
 	$(call apt_missing,$(DEB_PKGS))
 
-deps-dev: deps
+deps-test: deps
+	$(call apt_missing,$(DEB_TEST))
+	@$(MAKE) -s browser-deps
+
+deps-dev: deps-test
 	$(call apt_missing,$(DEB_DEV))
+
+# npm ci again only when the lock file changes.
+BROWSER_MODULES := spec/browser/node_modules/.package-lock.json
+browser-deps: $(BROWSER_MODULES)
+$(BROWSER_MODULES): spec/browser/package.json spec/browser/package-lock.json
+	cd spec/browser && npm ci --no-audit --no-fund --loglevel=error
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: engine/caffe/%.proto
 	@mkdir -p $(@D)
@@ -120,7 +134,7 @@ TREE_ENV := LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
             LUA_CPATH="$(CURDIR)/$(BUILD)/lib/?.so;;" \
             CNNVIS_BIN="$(CURDIR)/$(BUILD)/bin/cnnvis"
 
-test: all
+test: all $(BROWSER_MODULES)
 	@$(TREE_ENV) sh spec/run.sh $(LUA)
 
 # The specs under AddressSanitizer + UBSan, leak detection on. lua5.4 is not

@@ -30,8 +30,20 @@ require("cnnvis.script").run {
     local c, h, w = table.unpack(vol:size())
     if o.slice > w then ctx:fail("--slice %d: outside %s's maps of %d columns", o.slice, layer.name, w) end
     local rows = cv.reorder.slice(vol, o.slice) -- c x h
-    local ks = {}
-    for i, k in ipairs(o.k) do
+    -- The report's defaults shrink to fit a small layer; numbers asked for do not.
+    local function given(name)
+      for _, a in ipairs(arg or {}) do if a == "--" .. name then return true end end
+    end
+    local ks, asked = {}, o.k
+    if not given("k") then
+      asked = {}
+      for _, k in ipairs(o.k) do
+        if tonumber(k) <= c then asked[#asked + 1] = k end
+      end
+    end
+    if not given("fine") then o.fine = math.min(o.fine, c) end
+    if not given("coarse") then o.coarse = math.min(o.coarse, o.fine) end
+    for i, k in ipairs(asked) do
       ks[i] = math.tointeger(tonumber(k))
       if not ks[i] or ks[i] < 1 or ks[i] > c then
         ctx:fail("--k %s: k-means needs 1 to %d clusters (the slice's rows)", k, c)

@@ -334,6 +334,8 @@ function M.context(spec, opts, how)
                             writes = not how or how.writes ~= false}, Ctx)
   if ctx.writes then files.mkdir(opts.out) end
   ctx.net = load_net(opts)
+  -- a training snapshot's unused weighted layers and the like: said, not fatal
+  for _, w in ipairs(ctx.net.warnings or {}) do io.stderr:write(spec.name, ": warning: ", w, "\n") end
   return ctx
 end
 
