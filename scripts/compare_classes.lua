@@ -110,13 +110,18 @@ require("cnnvis.script").run {
     end
     if #images == 0 then ctx:fail("none of the three classes has an image to compare") end
 
-    -- one transfer function and value range per layer for all the frames
-    local transfer = {colormap = "viridis", opacity = {0.05, 1, 0.6}, azimuth = 30,
-                      elevation = 20, width = 256, height = 256, value = "|gradient|"}
+    -- one transfer function and value range per layer for all the frames: 0 to
+    -- the 99.5th percentile of |gradient| over all the images (the largest few
+    -- would leave the rest dark)
+    local transfer = {colormap = "viridis", opacity = {0.1, 0.8, 1}, azimuth = 30,
+                      elevation = 20, width = 256, height = 256, value = "|gradient|",
+                      range = "0 to the 99.5th percentile of all the images' values"}
     local ranges, frames, series = {}, {}, {}
     for _, name in ipairs(layers) do
-      local hi = 0
-      for k = 1, #images do hi = math.max(hi, blocks[k][name]:max():item()) end
+      local all = {}
+      for k = 1, #images do all[k] = blocks[k][name]:reshape(-1) end
+      local sorted = cv.cat(all, 1):sort()
+      local hi = sorted[math.ceil(0.995 * sorted:size(1))]:item()
       ranges[name] = {0, hi > 0 and hi or 1}
       local pictures, captions = {}, {}
       frames[name] = {}

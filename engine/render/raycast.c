@@ -22,8 +22,8 @@ typedef struct {
   double org[3], du[3], dv[3];  /* screen point (0, 0) and pixel steps, voxel units (x, y, z) */
   double dir[3];                /* one sample step along the ray, voxel units */
   double step;                  /* the step in voxels, for opacity */
-  int64_t hw;                   /* h * w */
-  float xmax, ymax, zmax;       /* the last voxel centre along each axis */
+  int64_t ph, pw, plane;        /* the padded volume's h + 2, w + 2, (h + 2)(w + 2) */
+  float xmax, ymax, zmax;       /* padded positions stay below n + 1 */
 } scene;
 
 static int check(const cv_tensor *vol, const cv_raycast_params *p, cv_error *err) {
@@ -103,19 +103,24 @@ static int clip(const scene *sc, const double o[3], double *t0, double *t1) {
   return hi > lo;
 }
 
+/* Trilinear interpolation at index position (x, y, z), which lies in the
+ * box [-0.5, n - 0.5] along each axis. The volume is stored with a border of
+ * one voxel repeating its edges, so the eight neighbours always exist and
+ * reading them needs no clamping: the result is that of clamping to the edge
+ * voxels. (The clamp below only guards against rounding.) */
 static inline float sample(const scene *sc, float x, float y, float z) {
-  x = fminf(fmaxf(x, 0), sc->xmax);
-  y = fminf(fmaxf(y, 0), sc->ymax);
-  z = fminf(fmaxf(z, 0), sc->zmax);
-  int64_t x0 = (int64_t)x, y0 = (int64_t)y, z0 = (int64_t)z;
-  /* at the last voxel the next one is itself (its weight is 0 anyway) */
-  int64_t ox = x0 + 1 < sc->w, oy = (y0 + 1 < sc->h) * sc->w, oz = (z0 + 1 < sc->d) * sc->hw;
+  x += 1, y += 1, z += 1; /* into the padded volume */
+  x = x < 0 ? 0 : x > sc->xmax ? sc->xmax : x;
+  y = y < 0 ? 0 : y > sc->ymax ? sc->ymax : y;
+  z = z < 0 ? 0 : z > sc->zmax ? sc->zmax : z;
+  int x0 = (int)x, y0 = (int)y, z0 = (int)z;
   float fx = x - (float)x0, fy = y - (float)y0, fz = z - (float)z0;
-  const float *a = sc->v + z0 * sc->hw + y0 * sc->w + x0, *b = a + oz;
-  float c00 = a[0] + fx * (a[ox] - a[0]);
-  float c01 = a[oy] + fx * (a[oy + ox] - a[oy]);
-  float c10 = b[0] + fx * (b[ox] - b[0]);
-  float c11 = b[oy] + fx * (b[oy + ox] - b[oy]);
+  const float *a = sc->v + ((int64_t)z0 * sc->ph + y0) * sc->pw + x0, *b = a + sc->plane;
+  int64_t oy = sc->pw;
+  float c00 = a[0] + fx * (a[1] - a[0]);
+  float c01 = a[oy] + fx * (a[oy + 1] - a[oy]);
+  float c10 = b[0] + fx * (b[1] - b[0]);
+  float c11 = b[oy] + fx * (b[oy + 1] - b[oy]);
   float c0 = c00 + fy * (c01 - c00), c1 = c10 + fy * (c11 - c10);
   return c0 + fz * (c1 - c0);
 }
@@ -133,24 +138,36 @@ static int ray(const scene *sc, int64_t i, int64_t j, double o[3], int64_t *s0, 
   return 1;
 }
 
-/* A contiguous copy of vol with NaN as lo. */
+/* A contiguous copy of vol with NaN as lo, with a border of one voxel on
+ * every side that repeats the edge voxels. */
 static float *prepare(const cv_tensor *vol, float lo, scene *sc, cv_error *err) {
-  cv_tensor *c = cv_tensor_clone(vol, err);
+  cv_tensor *c = cv_tensor_contiguous((cv_tensor *)vol, err);
   if (!c) return NULL;
-  int64_t n = cv_tensor_numel(c);
-  float *v = malloc((size_t)n * sizeof *v);
+  int64_t d = vol->size[0], h = vol->size[1], w = vol->size[2];
+  int64_t pd = d + 2, ph = h + 2, pw = w + 2;
+  float *v = malloc((size_t)(pd * ph * pw) * sizeof *v);
   if (!v) {
     cv_tensor_release(c);
     cv_error_set(err, "raycast: out of memory for the volume");
     return NULL;
   }
   const float *p = cv_tensor_data(c);
-  for (int64_t i = 0; i < n; i++) v[i] = isnan(p[i]) ? lo : p[i];
+  for (int64_t z = 0; z < pd; z++)
+    for (int64_t y = 0; y < ph; y++)
+      for (int64_t x = 0; x < pw; x++) {
+        int64_t sz = z == 0 ? 0 : z > d ? d - 1 : z - 1;
+        int64_t sy = y == 0 ? 0 : y > h ? h - 1 : y - 1;
+        int64_t sx = x == 0 ? 0 : x > w ? w - 1 : x - 1;
+        float e = p[(sz * h + sy) * w + sx];
+        v[(z * ph + y) * pw + x] = isnan(e) ? lo : e;
+      }
   cv_tensor_release(c);
   sc->v = v;
-  sc->d = vol->size[0], sc->h = vol->size[1], sc->w = vol->size[2];
-  sc->hw = sc->h * sc->w;
-  sc->xmax = (float)(sc->w - 1), sc->ymax = (float)(sc->h - 1), sc->zmax = (float)(sc->d - 1);
+  sc->d = d, sc->h = h, sc->w = w;
+  sc->ph = ph, sc->pw = pw, sc->plane = ph * pw;
+  /* just below n + 1, so that the upper neighbour n + 1 exists */
+  sc->xmax = nextafterf((float)(w + 1), 0), sc->ymax = nextafterf((float)(h + 1), 0);
+  sc->zmax = nextafterf((float)(d + 1), 0);
   return v;
 }
 
@@ -261,7 +278,8 @@ cv_tensor *cv_raycast_composite(const cv_tensor *vol, const cv_raycast_params *p
         for (int64_t s = s0; s < s1 && alpha < 1 - 1.0f / 512; s++) {
           float t = (float)s;
           float x = sample(&sc, fr[0] + t * fd[0], fr[1] + t * fd[1], fr[2] + t * fd[2]);
-          float u = fminf(fmaxf((x - lo) * scale, 0), 1) * LUT;
+          float u = (x - lo) * scale;
+          u = (u < 0 ? 0 : u > 1 ? 1 : u) * LUT;
           if (u <= u0) continue; /* no opacity: nothing to add (most of a ReLU volume) */
           int k = (int)u;
           if (k >= LUT) k = LUT - 1;

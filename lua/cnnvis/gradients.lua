@@ -362,7 +362,7 @@ end
 -- emission-absorption compositing (opts.mode "composite", or "mip") with
 -- one transfer function: opts.range = {lo, hi} (required: the same for
 -- every volume that is to be compared), colormap ("viridis"), opacity
--- ({0.05, 1, 0.6}), azimuth (30), elevation (20), width and height (256).
+-- ({0.1, 0.8, 1}), azimuth (30), elevation (20), width and height (256).
 -- Each axis is stretched to the length of the longest (a 64 x 24 x 9 block
 -- is drawn as a cube), so that thin volumes are not a plate seen edge on.
 function M.render(vol, opts)
@@ -374,7 +374,7 @@ function M.render(vol, opts)
   local long = math.max(d, h, w)
   return raycast(vol, {
     mode = opts.mode or "composite", range = opts.range, colormap = opts.colormap or "viridis",
-    opacity = opts.opacity or {0.05, 1, 0.6}, azimuth = opts.azimuth or 30,
+    opacity = opts.opacity or {0.1, 0.8, 1}, azimuth = opts.azimuth or 30,
     elevation = opts.elevation or 20, width = opts.width or 256, height = opts.height or 256,
     spacing = {long / d, long / h, long / w},
   })

@@ -107,7 +107,7 @@ function M.colorize(t, opts)
 end
 
 local grid_opts = {cols = true, pad = true, pad_color = true, normalize = true,
-                   colormap = true, scale = true}
+                   colormap = true, scale = true, numbers = true}
 
 --- Lays out N pictures (N x H x W, or N x C x H x W with C = 1 or 3) as one
 -- 3 x H' x W' picture.
@@ -116,7 +116,8 @@ local grid_opts = {cols = true, pad = true, pad_color = true, normalize = true,
 --   ("each": every picture's own min..max, "all": one range, "none": values
 --   are 0..255 already, or {lo, hi}), colormap ("gray", "viridis",
 --   "diverging": then the range is centred on 0), scale (each pixel as a
---   scale x scale block, for small maps).
+--   scale x scale block, for small maps), numbers (true: each picture's
+--   1-based number above it).
 -- @usage cv.image.save(cv.vis.grid(net.params.conv1.weight, {scale = 4}), "conv1.png")
 function M.grid(t, opts)
   opts = check_opts("grid", opts, grid_opts)
@@ -129,10 +130,35 @@ function M.grid(t, opts)
   local pad_color = check_color("grid", "pad_color", opts.pad_color, {255, 255, 255})
   local colormap = check_colormap("grid", opts.colormap, "gray")
   local lo, hi = limits("grid", x, opts.normalize or "each", colormap)
-  return render.tile(render.colorize(x, colormap, lo, hi), cols, pad, pad_color, scale)
+  local img = render.tile(render.colorize(x, colormap, lo, hi), cols, pad, pad_color, scale)
+  if opts.numbers then img = M.number_cells(img, n, cols, pad, x:size(3) * scale, x:size(4) * scale, pad_color) end
+  return img
 end
 
 local INK = {40, 40, 40}
+
+--- A grid picture (from render.tile: n cells of h x w pixels in rows of
+-- cols, pad pixels apart) with a band above each row of cells where each
+-- cell's number (1-based) is written: the 1-based filter numbers of a layer.
+function M.number_cells(img, n, cols, pad, h, w, band_color)
+  local _, th = render.text_size("0", 1)
+  local W = img:size(3)
+  local rows = math.ceil(n / cols)
+  local pieces = {}
+  for r = 0, rows - 1 do
+    local band = core.zeros(3, th + 2, W)
+    for c = 1, 3 do band[c]:fill_(band_color[c]) end
+    for c = 0, cols - 1 do
+      local k = r * cols + c + 1
+      if k <= n then render.text(band, tostring(k), pad + c * (w + pad) + 1, 2, 1, false, INK) end
+    end
+    pieces[#pieces + 1] = band
+    -- the pad above the row's cells, then the cells
+    pieces[#pieces + 1] = img[{{}, {r * (h + pad) + 1, (r + 1) * (h + pad)}}]
+  end
+  pieces[#pieces + 1] = img[{{}, {rows * (h + pad) + 1, img:size(2)}}]
+  return core.cat(pieces, 2)
+end
 
 --- Draws text on a picture (3 x H x W) in place, its top-left corner at
 -- pixel (x, y), 1-based. opts: scale (1), vertical (false), color ({40, 40, 40}).
