@@ -228,34 +228,17 @@ static void col2im(const cv_conv_params *p, const conv_geom *g, const float *col
   }
 }
 
-/* y = W col for group gi of one image. */
-static void group_gemm(const conv_geom *g, const float *w, const float *col,
-                       float *y, int gi) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg, (int)g->ohw,
-              (int)g->kdim, 1.0f, w + gi * g->mg * g->kdim, (int)g->kdim,
-              col + gi * g->kdim * g->ohw, (int)g->ohw, 0.0f,
-              y + gi * g->mg * g->ohw, (int)g->ohw);
-}
-
 /* y_n = W * col(x_n) + b for one image, group by group. */
 static void forward_image(const cv_conv_params *p, const conv_geom *g,
                           const float *x, const float *w, const float *b,
                           float *y, float *col) {
   if (g->direct) col = (float *)x;
   else im2col(p, g, x, col);
-  /* Outside a parallel region with a group per thread or more, the groups'
-   * GEMMs run side by side, each on one thread: one image's GEMMs are small
-   * (CaffeNet's conv4: 192 x 169 x 1728), and splitting each over the
-   * threads costs more than it gains. */
-  int threads = cv_threads_get();
-  if (threads > 1 && p->group >= threads && !omp_in_parallel()) {
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int gi = 0; gi < p->group; gi++) group_gemm(g, w, col, y, gi);
-  } else {
-    /* (an inactive parallel region here would keep OpenBLAS to one
-     * thread for the GEMM of a single group) */
-    for (int gi = 0; gi < p->group; gi++) group_gemm(g, w, col, y, gi);
-  }
+  for (int gi = 0; gi < p->group; gi++)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
+                (int)g->ohw, (int)g->kdim, 1.0f, w + gi * g->mg * g->kdim,
+                (int)g->kdim, col + gi * g->kdim * g->ohw, (int)g->ohw, 0.0f,
+                y + gi * g->mg * g->ohw, (int)g->ohw);
   if (!b) return;
 #pragma omp parallel for if (g->m * g->ohw > 65536 && !omp_in_parallel())
   for (int64_t m = 0; m < g->m; m++) {
