@@ -70,5 +70,7 @@ if [ -n "$avx2_bin" ] && [ "$(has avx2)" = yes ] && [ "$(has fma)" = yes ]; then
     CNNVIS_BIN="$avx2_bin" "$avx2_bin" "$here/caffenet.lua" "$threads"
     echo "== CaffeNet backward, AVX2 build (scripts/bench/caffenet_backward.lua) =="
     CNNVIS_BIN="$avx2_bin" "$avx2_bin" "$here/caffenet_backward.lua" "$threads"
+    echo "== importance (per_sample_norms, batches of 50), AVX2 build, no oracle =="
+    CNNVIS_BIN="$avx2_bin" "$avx2_bin" "$here/importance.lua" "$threads" 2 0
   fi
 fi
