@@ -79,6 +79,29 @@ describe("shards", function()
     end)
   end)
 
+  describe("cv.shards.run", function()
+    it("shares a library loop among MPI ranks and gives every rank all of it", function()
+      local chunk = [[
+local net = cv.caffe.load("examples/models/fashion_caffenet.prototxt",
+  "examples/models/fashion_caffenet.caffemodel")
+local set = cv.data.fashion_mnist("test"):subset((function()
+  local t = {} for i = 1, 130 do t[i] = i end return t end)())
+local r = cv.evaluate(net, set, {batch = 50, sweep = cv.shards.run})
+io.write(cv.json.encode{r.correct, r.total, r.confusion}, "\n")
+]]
+      local one, err, code = cnnvis("-e " .. q(chunk))
+      assert.equal("", err)
+      assert.equal(0, code)
+      local both
+      both, err, code = cnnvis("-e " .. q(chunk), 2)
+      assert.equal("", err)
+      assert.equal(0, code)
+      assert.equal(one .. one, both)
+      local r = cv_json_read(tmp .. "/one/evaluate.json")
+      assert.equal(require("cnnvis").json.encode{r.correct, r.total, r.confusion} .. "\n", one)
+    end)
+  end)
+
   describe("cnnvis merge", function()
     local function refused(dirs, message)
       local out, err, code = cnnvis("merge " .. dirs)

@@ -25,6 +25,7 @@ M.json = require "cnnvis.json"
 M.files = require "cnnvis.files"
 M.progress = require "cnnvis.progress"
 M.sweep = require "cnnvis.sweep"
+M.shards = require "cnnvis.shards"
 M.inputs = require "cnnvis.inputs"
 M.evaluate = require("cnnvis.evaluate").evaluate
 getmetatable(core.zeros(0)).__tostring = M.format.tensor

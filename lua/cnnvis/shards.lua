@@ -63,11 +63,12 @@ end
 
 --- A ctx.sweeper for rank `rank` of `size`: the rank maps shard rank/size,
 -- every rank gets every partial and folds the same merged result. An error
--- in any rank's loop is raised on every rank (so none waits for ever).
-function M.mpi_sweeper(mpi, rank, size)
+-- in any rank's loop is raised on every rank (so none waits for ever); with
+-- quiet, on ranks but 0 as a stop of status 1 that script.run prints not.
+function M.mpi_sweeper(mpi, rank, size, quiet)
   return function(ctx, set, settings, fn)
     settings.shard = {rank, size}
-    local bar = rank == 0 and ctx:progress("images (rank 0 of " .. size .. ")", #set) or nil
+    local bar = ctx and rank == 0 and ctx:progress("images (rank 0 of " .. size .. ")", #set) or nil
     settings.progress = bar
     local ok, partial = pcall(sweep.map, set, settings, fn)
     if bar then bar:finish() end
@@ -75,7 +76,7 @@ function M.mpi_sweeper(mpi, rank, size)
     local partials = {}
     for r, text in ipairs(all) do
       local v = json.decode(text)
-      if v.error and rank ~= 0 then -- rank 0 says it; the others end quietly
+      if v.error and quiet and rank ~= 0 then -- rank 0 says it; the others end quietly
         error(setmetatable({status = 1}, {__index = M.STOP}), 0)
       elseif v.error then
         fail("%s (rank %d of %d)", v.error, r - 1, size)
@@ -84,6 +85,18 @@ function M.mpi_sweeper(mpi, rank, size)
     end
     return sweep.fold(sweep.merge(partials))
   end
+end
+
+--- cv.sweep.run's stand-in for a program of one's own: under mpirun the
+-- ranks share the loop (as a script's do) and every rank gets the folded
+-- value of all of it; otherwise cv.sweep.run. Give it where a library loop
+-- takes opts.sweep: `cv.evaluate(net, set, {sweep = shards.run})`.
+function M.run(set, settings, fn)
+  local rank, size, mpi = M.mpi_world()
+  if not rank then return sweep.run(set, settings, fn) end
+  local s = {}
+  for k, v in pairs(settings or {}) do s[k] = v end
+  return M.mpi_sweeper(mpi, rank, size)(nil, set, s, fn)
 end
 
 -- ---- shard files ---------------------------------------------------------------
@@ -282,7 +295,7 @@ function M.sweeper(name, opts, argv)
       fail("--shard %d/%d under mpirun: each of its %d ranks takes its own shard already",
         opts.shard[1], opts.shard[2], size)
     end
-    return M.mpi_sweeper(mpi, rank, size), rank == 0
+    return M.mpi_sweeper(mpi, rank, size, true), rank == 0
   end
   if opts.shard then return M.shard_sweeper(argv), true end
   return nil, true

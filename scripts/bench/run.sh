@@ -54,6 +54,10 @@ echo "== ray casting (scripts/bench/volume.lua) =="
 echo "== filter importance and the oracle (scripts/bench/importance.lua) =="
 "$bin" "$here/importance.lua" "$threads"
 
+echo "== scale-out: class importance on MPI ranks (scripts/bench/scaleout.lua) =="
+printf '%-34s %12s %12s %8s  %s\n' "benchmark" "cnnvis" "1 process" "speed-up" "goal"
+"$bin" "$here/scaleout.lua"
+
 # The same CaffeNet benchmarks with the AVX2 build, when there is one and the
 # machine runs it (and it is not the main build's instruction set already).
 avx2_bin="${BENCH_AVX2_BIN:-}"
