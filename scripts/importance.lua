@@ -47,10 +47,7 @@ require("cnnvis.script").run {
     for _, name in ipairs(layers) do imp.check_layer(net, name) end
     local src = ctx:inputs()
     local function over(k)
-      local set = src.set:of_class(k)
-      if #set == 0 then
-        ctx:fail("no images of class %d (%s) in the %s", k, ctx:class_name(k), src.source)
-      end
+      local set = ctx:class_images(k)
       return imp.importance(net, set, {class = c, layers = layers, batch = o.batch,
         label = "class " .. k, sweep = function(...) return ctx:sweep(...) end})
     end

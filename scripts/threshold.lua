@@ -38,10 +38,7 @@ require("cnnvis.script").run {
     local c = imp.check_class(net, o.class, "--class")
     imp.check_layer(net, o.layer)
     local src = ctx:inputs()
-    local own = src.set:of_class(c)
-    if #own == 0 then
-      ctx:fail("no images of class %d (%s) in the %s", c, ctx:class_name(c), src.source)
-    end
+    local own = ctx:class_images(c)
     local sweep = function(...) return ctx:sweep(...) end
     local values = imp.importance(net, own, {class = c, layers = {o.layer}, batch = o.batch,
       sweep = sweep, label = "importance"}).layers[o.layer]

@@ -42,11 +42,7 @@ require("cnnvis.script").run {
       for _, l in ipairs(ctx:layers_of{Convolution = true}) do layers[#layers + 1] = l.name end
     end
     for _, name in ipairs(layers) do imp.check_layer(net, name) end
-    local src = ctx:inputs()
-    local own = src.set:of_class(c)
-    if #own == 0 then
-      ctx:fail("no images of class %d (%s) in the %s", c, ctx:class_name(c), src.source)
-    end
+    local own = ctx:class_images(c)
     local sweep = function(...) return ctx:sweep(...) end
     local t0 = cv.clock()
     local m = imp.importance(net, own, {class = c, layers = layers, taylor = true,

@@ -4,7 +4,7 @@ local support = require "spec.support"
 local q = support.quote
 
 -- A stand-in script: logs its arguments to the file its first argument
--- names, then writes work.json from its second (or fails on "fail", or
+-- names, then writes job.json from its second (or fails on "fail", or
 -- writes nothing on "nothing").
 local SCRIPT = [[
 local out
@@ -13,11 +13,11 @@ local f = assert(io.open(arg[1], "a"))
 f:write(table.concat(arg, " ", 2), "\n")
 f:close()
 if arg[2] == "fail" then
-  io.stderr:write("work: no image of class 3\nstack traceback:\n  [C]: in ?\n")
+  io.stderr:write("job: no image of class 3\nstack traceback:\n  [C]: in ?\n")
   os.exit(1)
 end
 if arg[2] ~= "nothing" then
-  f = assert(io.open(out .. "/work.json", "w"))
+  f = assert(io.open(out .. "/job.json", "w"))
   f:write('{"value": ' .. arg[2] .. ', "name": "a\\"b\\u00e9", "list": [1, 2.5e3, true, {"x": []}]}')
   f:close()
 end
@@ -44,14 +44,14 @@ describe("stages", function()
   end
 
   local function work(run, value, extra)
-    local spec = {name = "work", script = script, args = {log, value}, files = {dir .. "/model"}}
+    local spec = {name = "job", script = script, args = {log, value}, files = {dir .. "/model"}}
     for k, v in pairs(extra or {}) do spec[k] = v end
     return run:stage(spec)
   end
 
   before_each(function()
     dir = support.temp_dir("stages")
-    script = support.write(dir .. "/work.lua", SCRIPT)
+    script = support.write(dir .. "/job.lua", SCRIPT)
     log = support.write(dir .. "/log", "")
     support.write(dir .. "/model", "weights 1")
     seen = 0
@@ -65,9 +65,9 @@ describe("stages", function()
       assert.is_true(r.ok)
       assert.is_nil(r.cached)
       assert.same({value = 7, name = 'a"b\u{e9}', list = {1, 2500.0, true, {x = {}}}}, r.result)
-      assert.same({"7 --out " .. dir .. "/out/work"}, new_runs())
-      assert.matches("^report: work +[%d.]+ s  ok\n$", table.concat(written))
-      assert.equal("work", r.dir)
+      assert.same({"7 --out " .. dir .. "/out/job"}, new_runs())
+      assert.matches("^report: job +[%d.]+ s  ok\n$", table.concat(written))
+      assert.equal("job", r.dir)
     end)
 
     it("takes the cached result when the files, arguments and script are the same", function()
@@ -78,7 +78,7 @@ describe("stages", function()
       assert.is_true(r.ok and r.cached)
       assert.equal(7, r.result.value)
       assert.same({}, new_runs())
-      assert.matches("^report: work +[%d.]+ s  cached\n$", table.concat(written))
+      assert.matches("^report: job +[%d.]+ s  cached\n$", table.concat(written))
     end)
 
     it("runs again when an argument, a file's content, the script or the key changes", function()
@@ -121,8 +121,8 @@ describe("stages", function()
       local run, written = runner()
       local r = work(run, "fail")
       assert.is_false(r.ok)
-      assert.equal("work: no image of class 3", r.error)
-      assert.matches("^report: work +[%d.]+ s  FAILED: work: no image of class 3\n$", table.concat(written))
+      assert.equal("job: no image of class 3", r.error)
+      assert.matches("^report: job +[%d.]+ s  FAILED: job: no image of class 3\n$", table.concat(written))
       assert.is_false(run:all_ok())
       new_runs()
       assert.is_false(work(runner(), "fail").ok)
@@ -132,7 +132,7 @@ describe("stages", function()
     it("fails a stage whose script writes no JSON, or is missing", function()
       local r = work(runner(), "nothing")
       assert.is_false(r.ok)
-      assert.equal(script .. " wrote no " .. dir .. "/out/work/work.json", r.error)
+      assert.equal(script .. " wrote no " .. dir .. "/out/job/job.json", r.error)
       local m = runner():stage{name = "gone", script = dir .. "/gone.lua"}
       assert.is_false(m.ok)
       assert.equal(dir .. "/gone.lua is not in this tree", m.error)
@@ -140,9 +140,9 @@ describe("stages", function()
 
     it("starts a stage that runs again from an empty folder", function()
       work(runner(), "7")
-      support.write(dir .. "/out/work/stale.png", "old")
+      support.write(dir .. "/out/job/stale.png", "old")
       work(runner(), "8")
-      assert.is_nil(io.open(dir .. "/out/work/stale.png"))
+      assert.is_nil(io.open(dir .. "/out/job/stale.png"))
     end)
 
     it("runs a function in this process, writes its JSON and caches it by key", function()
@@ -176,7 +176,7 @@ describe("stages", function()
       new_runs()
       local r = run:stage{name = "after", script = script, args = {log, "1"}, needs = {bad}}
       assert.is_false(r.ok)
-      assert.equal("needs work, which failed", r.error)
+      assert.equal("needs job, which failed", r.error)
       assert.same({}, new_runs())
     end)
 
@@ -186,7 +186,7 @@ describe("stages", function()
       work(run, "fail")
       local t = run:timings()
       assert.equal(2, #t)
-      assert.same({"work", "work"}, {t[1].name, t[2].name})
+      assert.same({"job", "job"}, {t[1].name, t[2].name})
       assert.is_true(t[1].ok)
       assert.is_false(t[2].ok)
       assert.is_true(t[1].seconds > 0)

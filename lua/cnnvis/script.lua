@@ -199,6 +199,17 @@ function Ctx:class_name(c)
   return names[c + 1] or ("class " .. c)
 end
 
+--- The images of class c (0-based) in the inputs, as a set; an error
+-- naming the class and the source when there are none.
+function Ctx:class_images(c)
+  local src = self:inputs()
+  local set = src.set:of_class(c)
+  if #set == 0 then
+    fail("no images of class %d (%s) in the %s", c, self:class_name(c), src.source)
+  end
+  return set
+end
+
 --- The input: --image (default: the set's first image) as 1 x C x H x W,
 -- and {source =, label = (when known), position = (in the set)}.
 function Ctx:input()
