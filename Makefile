@@ -14,10 +14,10 @@ OPT       ?= -O3 -march=native
 CFLAGS    += -std=gnu11 $(OPT) -g -fPIC -fopenmp $(WARN) \
              -I$(BLAS_INC) -I$(LUA_INC) -Iengine -I$(BUILD)/gen
 LDLIBS    += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas \
-             -lpng -ljpeg -lz -lprotobuf-c -lm -fopenmp
+             -ldnnl -lpng -ljpeg -lz -lprotobuf-c -lm -fopenmp
 
 # Debian packages the build, the tests and the default job need (DESIGN.md).
-DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libpng-dev \
+DEB_PKGS  := make gcc lua5.4 liblua5.4-dev libopenblas-openmp-dev libdnnl-dev libpng-dev \
              libjpeg-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler \
              libstb-dev libedit-dev lua-filesystem lua-busted dataset-fashion-mnist \
              teem-apps \
@@ -193,7 +193,7 @@ FUZZ_CFLAGS  := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARN) -Wno-unknown-p
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(ENGINE_SRC)) \
                 $(patsubst $(BUILD)/gen/%.c,$(FUZZ_DIR)/obj/gen/%.o,$(GEN_SRC))
-FUZZ_LIBS    := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lpng -ljpeg -lz \
+FUZZ_LIBS    := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lpng -ljpeg -lz \
                 -lprotobuf-c -lm -l:libgomp.so.1
 
 $(FUZZ_DIR)/obj/gen/%.o: $(BUILD)/gen/%.c

@@ -2,7 +2,6 @@
  * forward, backward, by im2col + sgemm or, for 3x3 and 5x5 stride 1 on
  * shapes big enough, by Winograd's kernels (winograd.c); the choice between
  * them is made here (choose). */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include "check.h"
 #include "kernel_choice.h"
 #include "layers.h"
+#include "tensor/gemm.h"
 #include "winograd.h"
 
 static cv_conv_algorithm default_algorithm = CV_CONV_AUTO;
@@ -235,10 +235,10 @@ static void forward_image(const cv_conv_params *p, const conv_geom *g,
   if (g->direct) col = (float *)x;
   else im2col(p, g, x, col);
   for (int gi = 0; gi < p->group; gi++)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg,
-                (int)g->ohw, (int)g->kdim, 1.0f, w + gi * g->mg * g->kdim,
-                (int)g->kdim, col + gi * g->kdim * g->ohw, (int)g->ohw, 0.0f,
-                y + gi * g->mg * g->ohw, (int)g->ohw);
+    cv_sgemm(CblasNoTrans, CblasNoTrans, (int)g->mg,
+             (int)g->ohw, (int)g->kdim, 1.0f, w + gi * g->mg * g->kdim,
+             (int)g->kdim, col + gi * g->kdim * g->ohw, (int)g->ohw, 0.0f,
+             y + gi * g->mg * g->ohw, (int)g->ohw);
   if (!b) return;
 #pragma omp parallel for if (g->m * g->ohw > 65536 && !omp_in_parallel())
   for (int64_t m = 0; m < g->m; m++) {
@@ -318,18 +318,18 @@ static void backward_image(const cv_conv_params *p, const conv_geom *g,
     if (g->direct) col = (float *)x;
     else im2col(p, g, x, col);
     for (int gi = 0; gi < p->group; gi++)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->mg,
-                  (int)g->kdim, (int)g->ohw, 1.0f, dy + gi * g->mg * g->ohw,
-                  (int)g->ohw, col + gi * g->kdim * g->ohw, (int)g->ohw, 1.0f,
-                  dw + gi * g->mg * g->kdim, (int)g->kdim);
+      cv_sgemm(CblasNoTrans, CblasTrans, (int)g->mg,
+               (int)g->kdim, (int)g->ohw, 1.0f, dy + gi * g->mg * g->ohw,
+               (int)g->ohw, col + gi * g->kdim * g->ohw, (int)g->ohw, 1.0f,
+               dw + gi * g->mg * g->kdim, (int)g->kdim);
   }
   if (!dx) return;
   float *dcol = g->direct ? dx : col;
   for (int gi = 0; gi < p->group; gi++)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->kdim,
-                (int)g->ohw, (int)g->mg, 1.0f, w + gi * g->mg * g->kdim,
-                (int)g->kdim, dy + gi * g->mg * g->ohw, (int)g->ohw, 0.0f,
-                dcol + gi * g->kdim * g->ohw, (int)g->ohw);
+    cv_sgemm(CblasTrans, CblasNoTrans, (int)g->kdim,
+             (int)g->ohw, (int)g->mg, 1.0f, w + gi * g->mg * g->kdim,
+             (int)g->kdim, dy + gi * g->mg * g->ohw, (int)g->ohw, 0.0f,
+             dcol + gi * g->kdim * g->ohw, (int)g->ohw);
   if (!g->direct) col2im(p, g, col, dx);
 }
 

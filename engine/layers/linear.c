@@ -9,6 +9,7 @@
 #include "check.h"
 #include "kernel_choice.h"
 #include "layers.h"
+#include "tensor/gemm.h"
 #include "linear_skinny.h"
 
 /* Up to these many rows the skinny kernels beat sgemm (CaffeNet's fc6 and
@@ -89,10 +90,10 @@ int cv_linear_forward(const cv_linear_params *p, const cv_tensor *x,
     cv_skinny_forward(g.m, g.n, g.k, xd, wd, yd);
   } else {
     note("linear forward", p, &g, "sgemm");
-    cblas_sgemm(CblasRowMajor, CblasNoTrans,
-                p->transpose ? CblasNoTrans : CblasTrans, (int)g.m, (int)g.n,
-                (int)g.k, 1.0f, xd, (int)g.k, wd,
-                (int)(p->transpose ? g.n : g.k), 0.0f, yd, (int)g.n);
+    cv_sgemm(CblasNoTrans,
+             p->transpose ? CblasNoTrans : CblasTrans, (int)g.m, (int)g.n,
+             (int)g.k, 1.0f, xd, (int)g.k, wd,
+             (int)(p->transpose ? g.n : g.k), 0.0f, yd, (int)g.n);
   }
   if (!b) return 0;
   const float *bd = cv_tensor_data(b);
@@ -133,8 +134,8 @@ static void weight_grad(const cv_linear_params *p, const linear_geom *g,
   } else {
     note("linear weight grad", p, g, "sgemm");
     /* u is M x R, v is M x C: dw = u^T v */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)c,
-                (int)g->m, 1.0f, u, (int)r, v, (int)c, beta, dw, (int)c);
+    cv_sgemm(CblasTrans, CblasNoTrans, (int)r, (int)c,
+             (int)g->m, 1.0f, u, (int)r, v, (int)c, beta, dw, (int)c);
   }
 }
 
@@ -147,10 +148,10 @@ static void input_grad(const cv_linear_params *p, const linear_geom *g,
                 1.0f, w, (int)(p->transpose ? g->n : g->k), dy, 1, 0.0f, dx, 1);
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans,
-              p->transpose ? CblasTrans : CblasNoTrans, (int)g->m, (int)g->k,
-              (int)g->n, 1.0f, dy, (int)g->n, w, (int)(p->transpose ? g->n : g->k),
-              0.0f, dx, (int)g->k);
+  cv_sgemm(CblasNoTrans,
+           p->transpose ? CblasTrans : CblasNoTrans, (int)g->m, (int)g->k,
+           (int)g->n, 1.0f, dy, (int)g->n, w, (int)(p->transpose ? g->n : g->k),
+           0.0f, dx, (int)g->k);
 }
 
 static int linear_backward(const cv_linear_params *p, const cv_tensor *x,

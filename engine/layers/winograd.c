@@ -14,11 +14,11 @@
  * the transformed tiles and products are laid out [e][block][channel]; each
  * group of a vector's planes is first copied into position-major order with
  * a zero border. */
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
 #include "simd.h"
+#include "tensor/gemm.h"
 #include "winograd.h"
 
 #define MAX_A 6
@@ -317,11 +317,11 @@ static void multiply(const plan *pl, const float *v, const float *u,
 #pragma omp parallel for schedule(dynamic)
   for (int item = 0; item < items; item++) {
     int e = item / s->group, gi = item % s->group;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pl->t,
-                (int)pl->out_g, (int)pl->in_g, 1.0f,
-                u + e * pl->t * s->c + gi * pl->in_g, (int)s->c,
-                v + (e * s->m + gi * pl->out_g) * pl->in_g, (int)pl->in_g, 0.0f,
-                prod + e * pl->t * s->m + gi * pl->out_g, (int)s->m);
+    cv_sgemm(CblasNoTrans, CblasTrans, (int)pl->t,
+             (int)pl->out_g, (int)pl->in_g, 1.0f,
+             u + e * pl->t * s->c + gi * pl->in_g, (int)s->c,
+             v + (e * s->m + gi * pl->out_g) * pl->in_g, (int)pl->in_g, 0.0f,
+             prod + e * pl->t * s->m + gi * pl->out_g, (int)s->m);
   }
 }
 
@@ -334,12 +334,12 @@ static void multiply_weight_grad(const plan *pl, const float *z, const float *u,
 #pragma omp parallel for schedule(dynamic)
   for (int item = 0; item < items; item++) {
     int e = item / s->group, gi = item % s->group;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)pl->out_g,
-                (int)pl->in_g, (int)pl->t, 1.0f,
-                z + e * pl->t * s->m + gi * pl->out_g, (int)s->m,
-                u + e * pl->t * s->c + gi * pl->in_g, (int)s->c,
-                add ? 1.0f : 0.0f,
-                dwt + (e * s->m + gi * pl->out_g) * pl->in_g, (int)pl->in_g);
+    cv_sgemm(CblasTrans, CblasNoTrans, (int)pl->out_g,
+             (int)pl->in_g, (int)pl->t, 1.0f,
+             z + e * pl->t * s->m + gi * pl->out_g, (int)s->m,
+             u + e * pl->t * s->c + gi * pl->in_g, (int)s->c,
+             add ? 1.0f : 0.0f,
+             dwt + (e * s->m + gi * pl->out_g) * pl->in_g, (int)pl->in_g);
   }
 }
 

@@ -1,4 +1,4 @@
-/* blas.c — matrix products on OpenBLAS's cblas_sgemm.
+/* blas.c — matrix products on cv_sgemm (gemm.h).
  *
  * Operands are brought to batches of matrices (batch, rows, cols) described
  * by strides only; BLAS reads a matrix in place when one of its strides is 1
@@ -6,9 +6,10 @@
  * no copy. */
 #include "blas.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
+
+#include "gemm.h"
 
 /* One operand as a batch of matrices. */
 typedef struct {
@@ -97,9 +98,9 @@ static void gemm_batches(const operand *x, const operand *y, int64_t batch,
   int m = (int)x->rows, n = (int)y->cols, k = (int)x->cols;
   int ldc = n > 0 ? n : 1;
   for (int64_t i = 0; i < batch; i++)
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f,
-                x->data + i * x->bstride, lda, y->data + i * y->bstride, ldb,
-                0.0f, c + i * (int64_t)m * n, ldc);
+    cv_sgemm(ta, tb, m, n, k, 1.0f,
+             x->data + i * x->bstride, lda, y->data + i * y->bstride, ldb,
+             0.0f, c + i * (int64_t)m * n, ldc);
 }
 
 static int check_operands(const cv_tensor *a, const cv_tensor *b,

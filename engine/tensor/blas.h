@@ -1,4 +1,4 @@
-/* blas.h — matrix products on OpenBLAS. Ownership and errors as in
+/* blas.h — matrix products on cv_sgemm (gemm.h). Ownership and errors as in
  * math.h. */
 #ifndef CV_TENSOR_BLAS_H
 #define CV_TENSOR_BLAS_H
