@@ -146,7 +146,7 @@ cv_net *cv_net_build(const Caffe__NetParameter *def, const char *name,
     l->type = cv_layer_type_find(lp->type ? lp->type : "");
     if (!l->type) {
       char types[512];
-      cv_net_supported_types(types, sizeof types);
+      cv_layer_type_names(types, sizeof types);
       cv_error_set(err, "%s: layer '%s' has type '%s', which cnnvis does not "
                    "support (supported: %s)", name, l->name,
                    lp->type ? lp->type : "", types);
