@@ -86,6 +86,39 @@ void cv_autograd_save(cv_tensor *out, int i, cv_tensor *t) {
   out->node->saved_version[i] = t ? t->storage->version : 0;
 }
 
+/* Keeps out's own values as saved[i] through a second header without a node. */
+static int save_output(cv_tensor *out, int i, cv_error *err) {
+  cv_tensor *alias = cv_tensor_alias(out, err);
+  if (!alias) return -1;
+  cv_autograd_save(out, i, alias);
+  cv_tensor_release(alias);
+  return 0;
+}
+
+cv_tensor *cv_autograd_record_op(cv_tensor *out, const char *op, int n_inputs,
+                                 cv_tensor *const *inputs,
+                                 cv_backward_fn backward, const void *ctx,
+                                 size_t ctx_size, int n_saved,
+                                 cv_tensor *const *saved, cv_error *err) {
+  if (!out || !cv_autograd_any(n_inputs, inputs)) return out;
+  void *copy = NULL;
+  if (ctx && !(copy = malloc(ctx_size))) {
+    cv_error_set(err, "%s: out of memory recording the tape", op);
+    goto fail;
+  }
+  if (copy) memcpy(copy, ctx, ctx_size);
+  if (cv_autograd_record(out, op, n_inputs, inputs, backward, copy, err))
+    goto fail;
+  for (int i = 0; i < n_saved; i++) {
+    if (saved[i] != out) cv_autograd_save(out, i, saved[i]);
+    else if (save_output(out, i, err)) goto fail;
+  }
+  return out;
+fail:
+  cv_tensor_release(out);
+  return NULL;
+}
+
 int cv_autograd_wants(const cv_node *node, int i) {
   return i < node->n_inputs && cv_tensor_requires_grad(node->inputs[i]);
 }
