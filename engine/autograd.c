@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Process-wide, as the tape is: one Lua state drives the engine, and the
+ * OpenMP workers inside the kernels never record. */
 static int grad_enabled = 1;
 static uint64_t next_seq = 1;
 
@@ -123,10 +125,10 @@ int cv_autograd_wants(const cv_node *node, int i) {
   return i < node->n_inputs && cv_tensor_requires_grad(node->inputs[i]);
 }
 
-/* Whether g is a plain contiguous tensor that only its caller holds: then
- * a first gradient can keep g itself instead of a copy (fc weight gradients
- * run to hundreds of MB). */
-static int sole_owner(const cv_tensor *g) {
+/* Whether a first gradient can keep g itself instead of a copy (fc weight
+ * gradients run to hundreds of MB): g is a plain contiguous tensor, owning
+ * all of its storage, that only its caller holds. */
+static int can_take_over(const cv_tensor *g) {
   const cv_storage *st = g->storage;
   return g->refcount == 1 && st->refcount == 1 && st->owns && g->offset == 0 &&
          !g->node && !g->grad && !g->requires_grad &&
@@ -136,7 +138,7 @@ static int sole_owner(const cv_tensor *g) {
 /* *slot += g, taking g (or a copy) on first use. */
 static int accumulate(cv_tensor **slot, cv_tensor *g, cv_error *err) {
   if (!*slot) {
-    *slot = sole_owner(g) ? cv_tensor_retain(g) : cv_tensor_clone(g, err);
+    *slot = can_take_over(g) ? cv_tensor_retain(g) : cv_tensor_clone(g, err);
     return *slot ? 0 : -1;
   }
   return cv_tensor_add_into(*slot, g, err);

@@ -51,7 +51,8 @@ struct cv_node {
   cv_tensor *kept_grad;                      /* ... here, after backward */
 };
 
-/* Grad mode (a thread setting, on by default). Returns the previous mode. */
+/* Grad mode (one setting for the process, on by default; the engine is driven
+ * from one thread). Returns the previous mode. */
 int cv_autograd_set_enabled(int on);
 int cv_autograd_enabled(void);
 
