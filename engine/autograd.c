@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Process-wide, as the tape is: one Lua state drives the engine, and the
+ * OpenMP workers inside the kernels never record. */
 static int grad_enabled = 1;
 static uint64_t next_seq = 1;
 
@@ -86,14 +88,47 @@ void cv_autograd_save(cv_tensor *out, int i, cv_tensor *t) {
   out->node->saved_version[i] = t ? t->storage->version : 0;
 }
 
+/* Keeps out's own values as saved[i] through a second header without a node. */
+static int save_output(cv_tensor *out, int i, cv_error *err) {
+  cv_tensor *alias = cv_tensor_alias(out, err);
+  if (!alias) return -1;
+  cv_autograd_save(out, i, alias);
+  cv_tensor_release(alias);
+  return 0;
+}
+
+cv_tensor *cv_autograd_record_op(cv_tensor *out, const char *op, int n_inputs,
+                                 cv_tensor *const *inputs,
+                                 cv_backward_fn backward, const void *ctx,
+                                 size_t ctx_size, int n_saved,
+                                 cv_tensor *const *saved, cv_error *err) {
+  if (!out || !cv_autograd_any(n_inputs, inputs)) return out;
+  void *copy = NULL;
+  if (ctx && !(copy = malloc(ctx_size))) {
+    cv_error_set(err, "%s: out of memory recording the tape", op);
+    goto fail;
+  }
+  if (copy) memcpy(copy, ctx, ctx_size);
+  if (cv_autograd_record(out, op, n_inputs, inputs, backward, copy, err))
+    goto fail;
+  for (int i = 0; i < n_saved; i++) {
+    if (saved[i] != out) cv_autograd_save(out, i, saved[i]);
+    else if (save_output(out, i, err)) goto fail;
+  }
+  return out;
+fail:
+  cv_tensor_release(out);
+  return NULL;
+}
+
 int cv_autograd_wants(const cv_node *node, int i) {
   return i < node->n_inputs && cv_tensor_requires_grad(node->inputs[i]);
 }
 
-/* Whether g is a plain contiguous tensor that only its caller holds: then
- * a first gradient can keep g itself instead of a copy (fc weight gradients
- * run to hundreds of MB). */
-static int sole_owner(const cv_tensor *g) {
+/* Whether a first gradient can keep g itself instead of a copy (fc weight
+ * gradients run to hundreds of MB): g is a plain contiguous tensor, owning
+ * all of its storage, that only its caller holds. */
+static int can_take_over(const cv_tensor *g) {
   const cv_storage *st = g->storage;
   return g->refcount == 1 && st->refcount == 1 && st->owns && g->offset == 0 &&
          !g->node && !g->grad && !g->requires_grad &&
@@ -103,7 +138,7 @@ static int sole_owner(const cv_tensor *g) {
 /* *slot += g, taking g (or a copy) on first use. */
 static int accumulate(cv_tensor **slot, cv_tensor *g, cv_error *err) {
   if (!*slot) {
-    *slot = sole_owner(g) ? cv_tensor_retain(g) : cv_tensor_clone(g, err);
+    *slot = can_take_over(g) ? cv_tensor_retain(g) : cv_tensor_clone(g, err);
     return *slot ? 0 : -1;
   }
   return cv_tensor_add_into(*slot, g, err);

@@ -51,7 +51,8 @@ struct cv_node {
   cv_tensor *kept_grad;                      /* ... here, after backward */
 };
 
-/* Grad mode (a thread setting, on by default). Returns the previous mode. */
+/* Grad mode (one setting for the process, on by default; the engine is driven
+ * from one thread). Returns the previous mode. */
 int cv_autograd_set_enabled(int on);
 int cv_autograd_enabled(void);
 
@@ -67,6 +68,17 @@ int cv_autograd_record(cv_tensor *out, const char *op, int n_inputs,
                        void *ctx, cv_error *err);
 /* Keeps t (retained) in out's node as saved[i]; a no-op without a node. */
 void cv_autograd_save(cv_tensor *out, int i, cv_tensor *t);
+/* How an op records itself (nn.c, tensor_grad.c): when cv_autograd_any(inputs),
+ * hangs a node on out with a malloc'd copy of the ctx_size bytes at ctx (no
+ * ctx when NULL) and keeps saved[0..n_saved-1] in it; out itself among them
+ * is kept through an alias, so that out and its node do not hold each other.
+ * Returns out; a NULL out passes through; on failure out is released and the
+ * result is NULL. */
+cv_tensor *cv_autograd_record_op(cv_tensor *out, const char *op, int n_inputs,
+                                 cv_tensor *const *inputs,
+                                 cv_backward_fn backward, const void *ctx,
+                                 size_t ctx_size, int n_saved,
+                                 cv_tensor *const *saved, cv_error *err);
 
 /* In a backward step: does input i need a gradient? */
 int cv_autograd_wants(const cv_node *node, int i);

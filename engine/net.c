@@ -146,7 +146,7 @@ cv_net *cv_net_build(const Caffe__NetParameter *def, const char *name,
     l->type = cv_layer_type_find(lp->type ? lp->type : "");
     if (!l->type) {
       char types[512];
-      cv_net_supported_types(types, sizeof types);
+      cv_layer_type_names(types, sizeof types);
       cv_error_set(err, "%s: layer '%s' has type '%s', which cnnvis does not "
                    "support (supported: %s)", name, l->name,
                    lp->type ? lp->type : "", types);
@@ -301,9 +301,9 @@ static int set_inputs(cv_net *net, int n_inputs, cv_tensor **inputs,
   return 0;
 }
 
-/* True when the net's reference is the only way to reach t's memory, so
- * that an in-place layer may overwrite it. */
-static int sole_owner(cv_tensor *t) {
+/* True when the net's reference is the only way to reach t's memory and
+ * nothing on the tape needs it, so that an in-place layer may overwrite it. */
+static int free_to_overwrite(cv_tensor *t) {
   return t->refcount == 1 && t->storage->refcount == 1 && !t->node &&
          !cv_autograd_any(1, &t) && cv_tensor_is_contiguous(t);
 }
@@ -318,7 +318,7 @@ static int run_layer(cv_net *net, cv_net_layer *l, cv_error *err) {
                           net->blob_names[l->bottom[k]]);
   }
   if (l->type->inplace && l->n_bottom == 1 && l->n_top == 1 &&
-      l->top[0] == l->bottom[0] && sole_owner(bottom[0])) {
+      l->top[0] == l->bottom[0] && free_to_overwrite(bottom[0])) {
     if (l->type->inplace(l->opts, bottom[0], err))
       return cv_error_prefix(err, "layer '%s' (%s)", l->name, l->type->name);
     return 0;

@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_layers.h"
+
 #include "fillers.h"
-#include "net.h"
 #include "nn.h"
 #include "tensor_grad.h"
 
@@ -920,7 +921,7 @@ const cv_layer_type *cv_layer_type_find(const char *name) {
   return NULL;
 }
 
-void cv_net_supported_types(char *buf, size_t n) {
+void cv_layer_type_names(char *buf, size_t n) {
   size_t used = 0;
   buf[0] = '\0';
   for (int i = 0; i < N_TYPES && used < n; i++)

@@ -37,30 +37,6 @@ static void release_all(int n, cv_tensor **ts) {
   for (int i = 0; i < n; i++) cv_tensor_release(ts[i]);
 }
 
-static void *copy_params(const void *p, size_t n, cv_error *err) {
-  void *c = malloc(n);
-  if (!c) cv_error_set(err, "out of memory recording the tape");
-  else memcpy(c, p, n);
-  return c;
-}
-
-/* Records y's node (ctx copied from params) and keeps `saved`; on failure
- * releases y and returns NULL. */
-static cv_tensor *record(cv_tensor *y, const char *op, int n,
-                         cv_tensor *const *inputs, cv_backward_fn backward,
-                         const void *params, size_t params_size, int n_saved,
-                         cv_tensor *const *saved, cv_error *err) {
-  if (!cv_autograd_any(n, inputs)) return y;
-  void *ctx = params ? copy_params(params, params_size, err) : NULL;
-  if ((params && !ctx) ||
-      cv_autograd_record(y, op, n, inputs, backward, ctx, err)) {
-    cv_tensor_release(y);
-    return NULL;
-  }
-  for (int i = 0; i < n_saved; i++) cv_autograd_save(y, i, saved[i]);
-  return y;
-}
-
 /* A zeroed gradient buffer shaped like `like` when input i wants one. */
 static int grad_for(cv_node *node, int i, const cv_tensor *like,
                     cv_tensor **g, cv_error *err) {
@@ -150,8 +126,8 @@ cv_tensor *cv_nn_conv2d(const cv_conv_params *p, cv_tensor *x, cv_tensor *w,
     y = NULL;
   }
   cv_workspace_free(&own);
-  if (y) y = record(y, "conv2d", b ? 3 : 2, in, conv2d_backward, p, sizeof *p,
-                    2, c, err);
+  y = cv_autograd_record_op(y, "conv2d", b ? 3 : 2, in, conv2d_backward, p,
+                            sizeof *p, 2, c, err);
   release_all(3, c);
   return y;
 }
@@ -193,7 +169,8 @@ cv_tensor *cv_nn_pool2d(const cv_pool_params *p, cv_tensor *x, cv_error *err) {
     y = NULL;
   }
   cv_tensor *saved[2] = {c, argmax};
-  if (y) y = record(y, "pool2d", 1, &x, pool2d_backward, p, sizeof *p, 2, saved, err);
+  y = cv_autograd_record_op(y, "pool2d", 1, &x, pool2d_backward, p, sizeof *p,
+                            2, saved, err);
   cv_tensor_release(argmax);
   cv_tensor_release(c);
   return y;
@@ -221,7 +198,8 @@ cv_tensor *cv_nn_lrn(const cv_lrn_params *p, cv_tensor *x, cv_workspace *ws,
     y = NULL;
   }
   cv_workspace_free(&own);
-  if (y) y = record(y, "lrn", 1, &x, lrn_backward, p, sizeof *p, 1, &c, err);
+  y = cv_autograd_record_op(y, "lrn", 1, &x, lrn_backward, p, sizeof *p, 1, &c,
+                            err);
   cv_tensor_release(c);
   return y;
 }
@@ -263,8 +241,8 @@ cv_tensor *cv_nn_linear(const cv_linear_params *p, cv_tensor *x, cv_tensor *w,
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, "linear", b ? 3 : 2, in, linear_backward, p, sizeof *p,
-                    2, c, err);
+  y = cv_autograd_record_op(y, "linear", b ? 3 : 2, in, linear_backward, p,
+                            sizeof *p, 2, c, err);
   release_all(3, c);
   return y;
 }
@@ -316,7 +294,8 @@ static cv_tensor *activation(const act_ctx *a, const char *op, cv_tensor *x,
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, op, 1, &x, act_backward, a, sizeof *a, 1, &saved, err);
+  y = cv_autograd_record_op(y, op, 1, &x, act_backward, a, sizeof *a, 1, &saved,
+                            err);
   cv_tensor_release(saved);
   cv_tensor_release(c);
   return y;
@@ -362,7 +341,8 @@ cv_tensor *cv_nn_dropout(double ratio, int train, cv_tensor *x, cv_error *err) {
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, "dropout", 1, &x, dropout_backward, NULL, 0, 1, &mask, err);
+  y = cv_autograd_record_op(y, "dropout", 1, &x, dropout_backward, NULL, 0, 1,
+                            &mask, err);
   cv_tensor_release(mask);
   cv_tensor_release(c);
   return y;
@@ -387,8 +367,8 @@ cv_tensor *cv_nn_softmax(int axis, cv_tensor *x, cv_error *err) {
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, "softmax", 1, &x, softmax_backward, &axis, sizeof axis,
-                    1, &saved, err);
+  y = cv_autograd_record_op(y, "softmax", 1, &x, softmax_backward, &axis,
+                            sizeof axis, 1, &saved, err);
   cv_tensor_release(saved);
   cv_tensor_release(c);
   return y;
@@ -413,8 +393,8 @@ cv_tensor *cv_nn_softmax_loss(const cv_loss_params *p, cv_tensor *x,
   if (prob && !cv_softmax_loss_forward(p, c[0], c[1], prob, &loss, err))
     y = cv_tensor_scalar((float)loss, err);
   cv_tensor *saved[2] = {prob, c[1]};
-  if (y) y = record(y, "softmax_loss", 1, in, softmax_loss_backward, p,
-                    sizeof *p, 2, saved, err);
+  y = cv_autograd_record_op(y, "softmax_loss", 1, in, softmax_loss_backward, p,
+                            sizeof *p, 2, saved, err);
   cv_tensor_release(prob);
   release_all(2, c);
   return y;
@@ -453,8 +433,8 @@ cv_tensor *cv_nn_concat(int axis, int count, cv_tensor *const *xs,
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, "concat", count, xs, concat_backward, &axis,
-                    sizeof axis, 0, NULL, err);
+  y = cv_autograd_record_op(y, "concat", count, xs, concat_backward, &axis,
+                            sizeof axis, 0, NULL, err);
   release_all(count, c);
   return y;
 }
@@ -492,8 +472,8 @@ cv_tensor *cv_nn_eltwise(cv_eltwise_op op, const double *coeffs, int count,
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, "eltwise", count, xs, eltwise_backward, &e, sizeof e,
-                    count, c, err);
+  y = cv_autograd_record_op(y, "eltwise", count, xs, eltwise_backward, &e,
+                            sizeof e, count, c, err);
   release_all(count, c);
   return y;
 }
@@ -529,8 +509,8 @@ cv_tensor *cv_nn_batchnorm(const cv_batchnorm_params *p, cv_tensor *x,
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, "batchnorm", 1, in, batchnorm_backward, p, sizeof *p,
-                    2, saved, err);
+  y = cv_autograd_record_op(y, "batchnorm", 1, in, batchnorm_backward, p,
+                            sizeof *p, 2, saved, err);
   cv_tensor_release(saved[0]);
   cv_tensor_release(m);
   cv_tensor_release(v);
@@ -559,8 +539,8 @@ cv_tensor *cv_nn_scale(cv_tensor *x, cv_tensor *gamma, cv_tensor *beta,
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, "scale", beta ? 3 : 2, in, scale_backward, NULL, 0, 2,
-                    c, err);
+  y = cv_autograd_record_op(y, "scale", beta ? 3 : 2, in, scale_backward, NULL,
+                            0, 2, c, err);
   release_all(3, c);
   return y;
 }
@@ -586,7 +566,8 @@ cv_tensor *cv_nn_prelu(cv_tensor *x, cv_tensor *slope, cv_error *err) {
     cv_tensor_release(y);
     y = NULL;
   }
-  if (y) y = record(y, "prelu", 2, in, prelu_backward, NULL, 0, 2, c, err);
+  y = cv_autograd_record_op(y, "prelu", 2, in, prelu_backward, NULL, 0, 2, c,
+                            err);
   release_all(2, c);
   return y;
 }
@@ -629,8 +610,8 @@ int cv_nn_slice(int axis, int count, const int64_t *lens, cv_tensor *x,
   if (!rc) rc = cv_slice_forward(axis, count, c, ys, err);
   slice_ctx s = {.axis = axis, .start = 0};
   for (int k = 0; k < count && !rc; k++) {
-    if (!(ys[k] = record(ys[k], "slice", 1, &x, slice_backward, &s, sizeof s,
-                         0, NULL, err)))
+    if (!(ys[k] = cv_autograd_record_op(ys[k], "slice", 1, &x, slice_backward,
+                                        &s, sizeof s, 0, NULL, err)))
       rc = -1;
     s.start += lens[k];
   }

@@ -50,30 +50,7 @@ static int pass(scratch *s, cv_node *node, int i, cv_tensor *g,
   return 0;
 }
 
-/* ---- recording ------------------------------------------------------------ */
-
-static cv_tensor *record(cv_tensor *y, const char *name, int n,
-                         cv_tensor *const *inputs, cv_backward_fn backward,
-                         const op_ctx *ctx, int save_out, cv_error *err) {
-  if (!y || !cv_autograd_any(n, inputs)) return y;
-  op_ctx *c = malloc(sizeof *c);
-  if (!c) {
-    cv_error_set(err, "%s: out of memory recording the tape", name);
-  } else {
-    *c = *ctx;
-    if (!cv_autograd_record(y, name, n, inputs, backward, c, err)) {
-      if (!save_out) return y;
-      cv_tensor *alias = cv_tensor_alias(y, err);
-      if (alias) {
-        cv_autograd_save(y, 0, alias);
-        cv_tensor_release(alias);
-        return y;
-      }
-    }
-  }
-  cv_tensor_release(y);
-  return NULL;
-}
+/* ---- changes in place --------------------------------------------------- */
 
 /* Leaves (inputs, parameters) may change in place: scripts set and prune
  * weights. A tensor computed on the tape may not: a backward step may need
@@ -144,7 +121,8 @@ cv_tensor *cv_op_binary(cv_binary_op op, cv_tensor *a, cv_tensor *b,
   if (!differentiable(op)) return y;
   op_ctx c = {.op = op};
   cv_tensor *in[2] = {a, b};
-  return record(y, cv_binary_op_name(op), 2, in, binary_backward, &c, 1, err);
+  return cv_autograd_record_op(y, cv_binary_op_name(op), 2, in, binary_backward,
+                               &c, sizeof c, 1, &y, err);
 }
 
 static int scalar_backward(cv_node *node, cv_tensor *g, cv_error *err) {
@@ -186,7 +164,8 @@ cv_tensor *cv_op_binary_scalar(cv_binary_op op, cv_tensor *a, float s,
   cv_tensor *y = cv_tensor_binary_scalar(op, a, s, reversed, err);
   if (!differentiable(op)) return y;
   op_ctx c = {.op = op, .s = s, .reversed = reversed};
-  return record(y, cv_binary_op_name(op), 1, &a, scalar_backward, &c, 1, err);
+  return cv_autograd_record_op(y, cv_binary_op_name(op), 1, &a, scalar_backward,
+                               &c, sizeof c, 1, &y, err);
 }
 
 /* sign(a) as a tensor: (a > 0) - (a < 0). */
@@ -235,8 +214,9 @@ static int unary_backward(cv_node *node, cv_tensor *g, cv_error *err) {
 
 cv_tensor *cv_op_unary(cv_unary_op op, cv_tensor *a, cv_error *err) {
   op_ctx c = {.op = op};
-  return record(cv_tensor_unary(op, a, err), cv_unary_op_name(op), 1, &a,
-                unary_backward, &c, 1, err);
+  cv_tensor *y = cv_tensor_unary(op, a, err);
+  return cv_autograd_record_op(y, cv_unary_op_name(op), 1, &a, unary_backward,
+                               &c, sizeof c, 1, &y, err);
 }
 
 static int clamp_backward(cv_node *node, cv_tensor *g, cv_error *err) {
@@ -252,8 +232,8 @@ static int clamp_backward(cv_node *node, cv_tensor *g, cv_error *err) {
 
 cv_tensor *cv_op_clamp(cv_tensor *a, float lo, float hi, cv_error *err) {
   op_ctx c = {.lo = lo, .hi = hi};
-  return record(cv_tensor_clamp(a, lo, hi, err), "clamp", 1, &a,
-                clamp_backward, &c, 0, err);
+  return cv_autograd_record_op(cv_tensor_clamp(a, lo, hi, err), "clamp", 1, &a,
+                               clamp_backward, &c, sizeof c, 0, NULL, err);
 }
 
 static int where_backward(cv_node *node, cv_tensor *g, cv_error *err) {
@@ -269,8 +249,9 @@ cv_tensor *cv_op_where(cv_tensor *cond, cv_tensor *a, cv_tensor *b,
                        cv_error *err) {
   op_ctx c = {0};
   cv_tensor *in[2] = {a, b};
-  cv_tensor *y = record(cv_tensor_where(cond, a, b, err), "where", 2, in,
-                        where_backward, &c, 0, err);
+  cv_tensor *y =
+      cv_autograd_record_op(cv_tensor_where(cond, a, b, err), "where", 2, in,
+                            where_backward, &c, sizeof c, 0, NULL, err);
   if (y) cv_autograd_save(y, 1, cond);
   return y;
 }
@@ -311,14 +292,14 @@ static int sum_backward(cv_node *node, cv_tensor *g, cv_error *err) {
 
 cv_tensor *cv_op_sum(cv_tensor *a, int dim, int keepdim, cv_error *err) {
   op_ctx c = {.op = 0, .dim = dim, .keepdim = keepdim};
-  return record(cv_tensor_sum(a, dim, keepdim, err), "sum", 1, &a,
-                sum_backward, &c, 0, err);
+  return cv_autograd_record_op(cv_tensor_sum(a, dim, keepdim, err), "sum", 1,
+                               &a, sum_backward, &c, sizeof c, 0, NULL, err);
 }
 
 cv_tensor *cv_op_mean(cv_tensor *a, int dim, int keepdim, cv_error *err) {
   op_ctx c = {.op = 1, .dim = dim, .keepdim = keepdim};
-  return record(cv_tensor_mean(a, dim, keepdim, err), "mean", 1, &a,
-                sum_backward, &c, 0, err);
+  return cv_autograd_record_op(cv_tensor_mean(a, dim, keepdim, err), "mean", 1,
+                               &a, sum_backward, &c, sizeof c, 0, NULL, err);
 }
 
 /* p = 2: a / norm; p = 1: sign(a); p = inf: sign(a) at the maxima of |a|,
@@ -353,8 +334,9 @@ static int norm_backward(cv_node *node, cv_tensor *g, cv_error *err) {
 cv_tensor *cv_op_norm(cv_tensor *a, double p, int dim, int keepdim,
                       cv_error *err) {
   op_ctx c = {.p = p, .dim = dim, .keepdim = keepdim};
-  return record(cv_tensor_norm(a, p, dim, keepdim, err), "norm", 1, &a,
-                norm_backward, &c, 1, err);
+  cv_tensor *y = cv_tensor_norm(a, p, dim, keepdim, err);
+  return cv_autograd_record_op(y, "norm", 1, &a, norm_backward, &c, sizeof c, 1,
+                               &y, err);
 }
 
 /* var: 2 (a - mean) / (n - u); std: (a - mean) / ((n - u) std). */
@@ -382,15 +364,17 @@ static int moment_backward(cv_node *node, cv_tensor *g, cv_error *err) {
 cv_tensor *cv_op_var(cv_tensor *a, int dim, int keepdim, int unbiased,
                      cv_error *err) {
   op_ctx c = {.op = 0, .dim = dim, .keepdim = keepdim, .unbiased = unbiased};
-  return record(cv_tensor_var(a, dim, keepdim, unbiased, err), "var", 1, &a,
-                moment_backward, &c, 1, err);
+  cv_tensor *y = cv_tensor_var(a, dim, keepdim, unbiased, err);
+  return cv_autograd_record_op(y, "var", 1, &a, moment_backward, &c, sizeof c,
+                               1, &y, err);
 }
 
 cv_tensor *cv_op_std(cv_tensor *a, int dim, int keepdim, int unbiased,
                      cv_error *err) {
   op_ctx c = {.op = 1, .dim = dim, .keepdim = keepdim, .unbiased = unbiased};
-  return record(cv_tensor_std(a, dim, keepdim, unbiased, err), "std", 1, &a,
-                moment_backward, &c, 1, err);
+  cv_tensor *y = cv_tensor_std(a, dim, keepdim, unbiased, err);
+  return cv_autograd_record_op(y, "std", 1, &a, moment_backward, &c, sizeof c,
+                               1, &y, err);
 }
 
 /* Scatters g to the positions in idx (0-based along dim, or flat when dim
@@ -438,7 +422,8 @@ static cv_tensor *extreme(int is_max, cv_tensor *a, int dim, int keepdim,
   cv_tensor *y = is_max ? cv_tensor_max(a, dim, keepdim, &idx, err)
                         : cv_tensor_min(a, dim, keepdim, &idx, err);
   op_ctx c = {.dim = dim, .keepdim = keepdim};
-  y = record(y, is_max ? "max" : "min", 1, &a, extreme_backward, &c, 0, err);
+  y = cv_autograd_record_op(y, is_max ? "max" : "min", 1, &a, extreme_backward,
+                            &c, sizeof c, 0, NULL, err);
   if (y && y->node) { /* a copy: callers may renumber the indices they get */
     cv_tensor *kept = cv_tensor_clone(idx, err);
     if (!kept) {
@@ -494,7 +479,8 @@ static cv_tensor *join(int is_stack, int n, cv_tensor *const *ts, int dim,
   }
   op_ctx c = {.op = is_stack, .dim = dim};
   for (int i = 0; i < n; i++) c.lengths[i] = is_stack ? 1 : ts[i]->size[dim];
-  return record(y, is_stack ? "stack" : "cat", n, ts, cat_backward, &c, 0, err);
+  return cv_autograd_record_op(y, is_stack ? "stack" : "cat", n, ts,
+                               cat_backward, &c, sizeof c, 0, NULL, err);
 }
 
 cv_tensor *cv_op_cat(int n, cv_tensor *const *ts, int dim, cv_error *err) {
@@ -548,8 +534,8 @@ static int matmul_backward(cv_node *node, cv_tensor *g, cv_error *err) {
 cv_tensor *cv_op_matmul(cv_tensor *a, cv_tensor *b, cv_error *err) {
   op_ctx c = {0};
   cv_tensor *in[2] = {a, b};
-  return record(cv_tensor_matmul(a, b, err), "matmul", 2, in, matmul_backward,
-                &c, 0, err);
+  return cv_autograd_record_op(cv_tensor_matmul(a, b, err), "matmul", 2, in,
+                               matmul_backward, &c, sizeof c, 0, NULL, err);
 }
 
 /* ---- views ----------------------------------------------------------------

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/file.h"
+
 void *cv_pb_new(const ProtobufCMessageDescriptor *d) {
   void *m = malloc(d->sizeof_message);
   if (m) protobuf_c_message_init(d, m);
@@ -125,29 +127,10 @@ uint8_t *cv_pb_read_file(const char *path, size_t *n, cv_error *err) {
     cv_error_set(err, "%s: cannot open: %s", path, strerror(errno));
     return NULL;
   }
-  long size = -1;
-  if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-  if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-    fclose(f);
-    cv_error_set(err, "%s: cannot tell the file's size (not a file?)", path);
-    return NULL;
-  }
-  uint8_t *buf = malloc((size_t)size + 1);
-  if (!buf) {
-    fclose(f);
-    cv_error_set(err, "%s: out of memory reading %ld bytes", path, size);
-    return NULL;
-  }
-  size_t got = fread(buf, 1, (size_t)size, f);
+  unsigned char *buf;
+  int rc = cv_io_read_stream(f, path, &buf, n, err);
   fclose(f);
-  if (got != (size_t)size) {
-    free(buf);
-    cv_error_set(err, "%s: read %zu of %ld bytes", path, got, size);
-    return NULL;
-  }
-  buf[size] = 0;
-  *n = (size_t)size;
-  return buf;
+  return rc < 0 ? NULL : buf;
 }
 
 /* ---- wire format walk --------------------------------------------------- */

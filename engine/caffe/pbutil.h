@@ -45,7 +45,9 @@ int cv_pb_map_file(const char *path, const uint8_t **buf, size_t *n,
                    cv_error *err);
 void cv_pb_unmap_file(const uint8_t *buf, size_t n);
 
-/* Reads a whole file into a malloc'd buffer (a NUL is added after it). */
+/* Reads a whole file into a malloc'd buffer (a NUL is added after it), as
+ * cv_io_read_file does; a file that cannot be opened gives the Caffe
+ * readers' "<path>: cannot open: <OS reason>". */
 uint8_t *cv_pb_read_file(const char *path, size_t *n, cv_error *err);
 
 #endif

@@ -18,18 +18,16 @@ static int grow(unsigned char **buf, size_t *cap, size_t need) {
   return 0;
 }
 
-int cv_io_read_file(const char *path, unsigned char **buf, size_t *n,
-                    cv_error *err) {
+int cv_io_read_stream(FILE *f, const char *path, unsigned char **buf,
+                      size_t *n, cv_error *err) {
   *buf = NULL;
   *n = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return cv_error_set(err, "%s: cannot open (%s)", path, strerror(errno));
   unsigned char *b = NULL;
   size_t cap = 0, len = 0;
   for (;;) {
+    /* Always room for 64 KiB more, so the NUL after the bytes fits too. */
     if (grow(&b, &cap, len + 65536) < 0) {
       free(b);
-      fclose(f);
       return cv_error_set(err, "%s: out of memory after %zu bytes", path, len);
     }
     size_t got = fread(b + len, 1, cap - len, f);
@@ -39,13 +37,23 @@ int cv_io_read_file(const char *path, unsigned char **buf, size_t *n,
   if (ferror(f)) {
     int e = errno;
     free(b);
-    fclose(f);
     return cv_error_set(err, "%s: cannot read (%s)", path, strerror(e));
   }
-  fclose(f);
+  b[len] = 0;
   *buf = b;
   *n = len;
   return 0;
+}
+
+int cv_io_read_file(const char *path, unsigned char **buf, size_t *n,
+                    cv_error *err) {
+  *buf = NULL;
+  *n = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return cv_error_set(err, "%s: cannot open (%s)", path, strerror(errno));
+  int rc = cv_io_read_stream(f, path, buf, n, err);
+  fclose(f);
+  return rc;
 }
 
 cv_tensor *cv_io_load_file(const char *path, cv_memory_reader read,

@@ -8,6 +8,7 @@
 #define CV_IO_FILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "error.h"
 #include "tensor/tensor.h"
@@ -20,10 +21,15 @@
 #endif
 
 /* Reads the whole file at path. On success *buf is a new malloc'd buffer
- * (free it; never NULL, even for an empty file) and *n its length.
- * On failure returns -1 with "<path>: cannot open (<OS reason>)" or similar. */
+ * (free it; never NULL, even for an empty file) of *n bytes and a NUL after
+ * them, so text parsers may stop at it. On failure returns -1 with
+ * "<path>: cannot open (<OS reason>)" or similar. */
 int cv_io_read_file(const char *path, unsigned char **buf, size_t *n,
                     cv_error *err);
+/* The same for a stream the caller opened (and closes): for readers whose
+ * "cannot open" message is their own. path names f in messages. */
+int cv_io_read_stream(FILE *f, const char *path, unsigned char **buf,
+                      size_t *n, cv_error *err);
 
 /* A reader of whole files held in memory (name is used in messages). */
 typedef cv_tensor *(*cv_memory_reader)(const unsigned char *buf, size_t n,

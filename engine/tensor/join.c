@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "internal.h"
+
 /* Every tensor must have ts[0]'s shape, except along dim when dim >= 0. */
 static int check_shapes(int n, cv_tensor *const *ts, int dim,
                         const char *name, cv_error *err) {
@@ -29,11 +31,7 @@ static int check_shapes(int n, cv_tensor *const *ts, int dim,
 
 cv_tensor *cv_tensor_cat(int n, cv_tensor *const *ts, int dim, cv_error *err) {
   if (check_shapes(n, ts, dim, "cat", err)) return NULL;
-  if (dim < 0 || dim >= ts[0]->ndim) {
-    cv_error_set(err, "cat: dimension %d out of range for a %d-d tensor",
-                 dim + 1, ts[0]->ndim);
-    return NULL;
-  }
+  if (cv_tensor_check_dim(ts[0], dim, "cat", err)) return NULL;
   int64_t size[CV_MAX_DIMS];
   memcpy(size, ts[0]->size, sizeof size);
   size[dim] = 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "iter.h"
 #include "math.h"
 
@@ -97,14 +98,6 @@ static int64_t line_extreme(const float *x, int64_t n, int64_t step,
 }
 
 /* ---- shapes --------------------------------------------------------------- */
-
-static int check_dim(const cv_tensor *a, int dim, const char *name,
-                     cv_error *err) {
-  if (dim < 0 || dim >= a->ndim)
-    return cv_error_set(err, "%s: dimension %d out of range for a %d-d tensor",
-                        name, dim + 1, a->ndim);
-  return 0;
-}
 
 /* A contiguous result of a's shape without dim (or with it as size 1). */
 static cv_tensor *reduced_new(const cv_tensor *a, int dim, int keepdim,
@@ -239,7 +232,7 @@ static cv_tensor *reduce_all(const cv_tensor *a, reduce_ctx *c,
 static cv_tensor *reduce(const cv_tensor *a, int dim, int keepdim,
                          reduce_ctx *c, const char *name, cv_error *err) {
   if (dim < 0) return reduce_all(a, c, err);
-  if (check_dim(a, dim, name, err)) return NULL;
+  if (cv_tensor_check_dim(a, dim, name, err)) return NULL;
   cv_tensor *out = reduced_new(a, dim, keepdim, err);
   if (!out) return NULL;
   c->n = a->size[dim];
@@ -364,7 +357,7 @@ static void extreme_columns(const float *x, const slab *s, int want_max,
 static cv_tensor *extreme(const cv_tensor *a, int dim, int keepdim,
                           int want_max, cv_tensor **indices, const char *name,
                           cv_error *err) {
-  if (dim >= 0 && check_dim(a, dim, name, err)) return NULL;
+  if (dim >= 0 && cv_tensor_check_dim(a, dim, name, err)) return NULL;
   if (dim < 0 ? cv_tensor_numel(a) == 0 : a->size[dim] == 0) {
     cv_error_set(err, "%s: cannot reduce an empty tensor", name);
     return NULL;
@@ -490,13 +483,13 @@ static int sort_k(const cv_tensor *a, int64_t k, int dim, int descending,
 
 int cv_tensor_sort(const cv_tensor *a, int dim, int descending,
                    cv_tensor **values, cv_tensor **indices, cv_error *err) {
-  if (check_dim(a, dim, "sort", err)) return -1;
+  if (cv_tensor_check_dim(a, dim, "sort", err)) return -1;
   return sort_k(a, a->size[dim], dim, descending, values, indices, err);
 }
 
 int cv_tensor_topk(const cv_tensor *a, int64_t k, int dim, int largest,
                    cv_tensor **values, cv_tensor **indices, cv_error *err) {
-  if (check_dim(a, dim, "topk", err)) return -1;
+  if (cv_tensor_check_dim(a, dim, "topk", err)) return -1;
   if (k < 0 || k > a->size[dim])
     return cv_error_set(err, "topk: k = %lld is out of range for dimension %d "
                         "of size %lld", (long long)k, dim + 1,

@@ -3,16 +3,13 @@
 #include "tensor.h"
 
 #include "autograd.h"
+#include "internal.h"
 #include "memory.h"
 #include "storage_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-
-/* Large enough that a tensor's byte size always fits in size_t and int64_t. */
-#define CV_MAX_NUMEL ((int64_t)1 << 40)
 
 static cv_storage *storage_new(int64_t numel, int zero, cv_error *err) {
   cv_storage *s = calloc(1, sizeof *s);

@@ -4,13 +4,7 @@
 
 #include "tensor.h"
 
-static int check_dim(const cv_tensor *t, int dim, const char *what,
-                     cv_error *err) {
-  if (dim < 0 || dim >= t->ndim)
-    return cv_error_set(err, "%s: dimension %d out of range for a %d-d tensor",
-                        what, dim + 1, t->ndim);
-  return 0;
-}
+#include "internal.h"
 
 /* ---- views ------------------------------------------------------------ */
 
@@ -30,7 +24,7 @@ static int infer_size(const cv_tensor *t, int ndim, const int64_t *size,
       return cv_error_set(err, "view: size %lld is negative",
                           (long long)size[d]);
     } else {
-      if (size[d] > 0 && known > ((int64_t)1 << 40) / size[d]) goto mismatch;
+      if (size[d] > 0 && known > CV_MAX_NUMEL / size[d]) goto mismatch;
       known *= size[d];
     }
     out[d] = size[d];
@@ -118,7 +112,7 @@ cv_tensor *cv_tensor_reshape(cv_tensor *t, int ndim, const int64_t *size,
 }
 
 cv_tensor *cv_tensor_transpose(cv_tensor *t, int d0, int d1, cv_error *err) {
-  if (check_dim(t, d0, "transpose", err) || check_dim(t, d1, "transpose", err))
+  if (cv_tensor_check_dim(t, d0, "transpose", err) || cv_tensor_check_dim(t, d1, "transpose", err))
     return NULL;
   int64_t sz[CV_MAX_DIMS], st[CV_MAX_DIMS];
   memcpy(sz, t->size, sizeof sz);
@@ -146,7 +140,7 @@ cv_tensor *cv_tensor_permute(cv_tensor *t, const int *order, cv_error *err) {
 
 cv_tensor *cv_tensor_narrow(cv_tensor *t, int dim, int64_t start,
                             int64_t length, cv_error *err) {
-  if (check_dim(t, dim, "narrow", err)) return NULL;
+  if (cv_tensor_check_dim(t, dim, "narrow", err)) return NULL;
   if (start < 0 || length < 0 || start + length > t->size[dim]) {
     cv_error_set(err, "narrow: positions %lld to %lld are out of range for "
                  "dimension %d of size %lld",
@@ -162,7 +156,7 @@ cv_tensor *cv_tensor_narrow(cv_tensor *t, int dim, int64_t start,
 }
 
 cv_tensor *cv_tensor_select(cv_tensor *t, int dim, int64_t i, cv_error *err) {
-  if (check_dim(t, dim, "select", err)) return NULL;
+  if (cv_tensor_check_dim(t, dim, "select", err)) return NULL;
   if (i < 0 || i >= t->size[dim]) {
     cv_error_set(err, "index %lld is out of range for dimension %d of size "
                  "%lld", (long long)i + 1, dim + 1, (long long)t->size[dim]);
@@ -200,7 +194,7 @@ cv_tensor *cv_tensor_unsqueeze(cv_tensor *t, int dim, cv_error *err) {
 }
 
 cv_tensor *cv_tensor_squeeze(cv_tensor *t, int dim, cv_error *err) {
-  if (dim >= 0 && check_dim(t, dim, "squeeze", err)) return NULL;
+  if (dim >= 0 && cv_tensor_check_dim(t, dim, "squeeze", err)) return NULL;
   int64_t sz[CV_MAX_DIMS], st[CV_MAX_DIMS];
   int n = 0;
   for (int d = 0; d < t->ndim; d++) {
