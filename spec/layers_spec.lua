@@ -415,6 +415,21 @@ describe("nn", function()
       assert_close(norms, cv.tensor(want), "norms", 1e-5)
     end)
 
+    it("are the same bits at any thread count and batch size", function()
+      -- 62 x 62 output positions: a GEMM on 2 threads splits that sum
+      local x, w, dy = rand(3, 3, 64, 64), rand(8, 3, 3, 3), rand(3, 8, 62, 62)
+      local threads = cv.get_num_threads()
+      local runs = {}
+      for _, t in ipairs{1, 2} do
+        cv.set_num_threads(t)
+        runs[t] = {all = flat(nn.conv2d_filter_grad_norms(x, w, dy)),
+                   one = flat(nn.conv2d_filter_grad_norms(x:narrow(1, 1, 1), w, dy:narrow(1, 1, 1)))}
+      end
+      cv.set_num_threads(threads)
+      assert.same(runs[1], runs[2])
+      assert.same({table.unpack(runs[1].all, 1, 8)}, runs[1].one)
+    end)
+
     it("equal the norms of per-sample linear weight gradients", function()
       local x, w, dy = rand(3, 2, 4), rand(5, 8), rand(3, 5)
       local norms = nn.linear_filter_grad_norms(x, w, dy)

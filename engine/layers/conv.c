@@ -458,10 +458,14 @@ int cv_conv2d_filter_grad_norms(const cv_conv_params *p, const cv_tensor *x,
     cv_tensor_fill(norms, 0.0f);
     return 0;
   }
+  /* One image per thread, and every image's GEMM on one thread even when
+   * the batch has fewer images than threads: a threaded GEMM may split its
+   * sum over output positions among the threads, and the norms must be the
+   * same bits at any thread count (the MPI ranks of a sharded run have
+   * fewer threads than one process). */
   int threads = cv_threads_get();
-  int slots = g.n >= threads && threads > 1 ? threads : 1;
-  note("conv2d filter grad norms", p, &g, slots > 1 ? "im2col + sgemm, image per thread"
-                                                    : "im2col + threaded sgemm");
+  int slots = g.n < threads ? (int)g.n : threads;
+  note("conv2d filter grad norms", p, &g, "im2col + single-threaded sgemm, image per thread");
   size_t colsize = (size_t)(g.c * p->kernel_h * p->kernel_w * g.ohw);
   size_t per = colsize + (size_t)(g.m * g.kdim);
   float *buf = cv_workspace_reserve(ws, per * (size_t)slots + 1, err);
@@ -469,11 +473,19 @@ int cv_conv2d_filter_grad_norms(const cv_conv_params *p, const cv_tensor *x,
   const float *xd = cv_tensor_data(x), *dyd = cv_tensor_data(dy);
   float *nd = cv_tensor_data(norms);
   int64_t xs = g.c * g.h * g.w, ys = g.m * g.ohw;
-#pragma omp parallel for schedule(static) num_threads(slots) if (slots > 1)
-  for (int64_t n = 0; n < g.n; n++) {
-    float *mine = buf + per * (size_t)omp_get_thread_num();
-    image_filter_norms(p, &g, xd + n * xs, dyd + n * ys, mine + colsize, mine,
-                       nd + n * g.m);
+  if (slots > 1) {
+#pragma omp parallel for schedule(static) num_threads(slots)
+    for (int64_t n = 0; n < g.n; n++) {
+      float *mine = buf + per * (size_t)omp_get_thread_num();
+      image_filter_norms(p, &g, xd + n * xs, dyd + n * ys, mine + colsize, mine,
+                         nd + n * g.m);
+    }
+  } else { /* outside a parallel region the GEMM would take every thread */
+    int was = omp_get_max_threads();
+    omp_set_num_threads(1);
+    for (int64_t n = 0; n < g.n; n++)
+      image_filter_norms(p, &g, xd + n * xs, dyd + n * ys, buf + colsize, buf, nd + n * g.m);
+    omp_set_num_threads(was);
   }
   return 0;
 }
