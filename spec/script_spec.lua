@@ -108,6 +108,52 @@ describe("cv.sweep", function()
     assert.same({3, 3, 3}, {first, last, batches})
   end)
 
+  it("searches: stops at the first batch that answers, in one process and in shards", function()
+    local set, seen = toy_set(), {}
+    -- the first position of label 2 and the first of label 0
+    local function firsts(batch)
+      seen[#seen + 1] = batch.index
+      local f = {}
+      for k, p in ipairs(batch.positions) do
+        local c = tostring(math.tointeger(batch.labels[k]:item()))
+        f[c] = f[c] or p
+      end
+      return f
+    end
+    local function combine(acc, v)
+      local out = {}
+      for c, p in pairs(acc) do out[c] = p end
+      for c, p in pairs(v) do out[c] = out[c] or p end
+      return out
+    end
+    local function enough(acc) return acc["2"] ~= nil and acc["0"] ~= nil end
+    local opts = {batch = 1, combine = combine, enough = enough}
+    local whole = cv.sweep.run(set, opts, firsts)
+    assert.same({["1"] = 1, ["2"] = 2, ["0"] = 3}, whole)
+    assert.same({1, 2, 3}, seen) -- no batch after the answer
+    seen = {}
+    local parts = {}
+    for i = 0, 2 do
+      parts[#parts + 1] = cv.sweep.map(set, {batch = 1, shard = {i, 3}, combine = combine,
+                                             enough = enough}, firsts)
+    end
+    assert.same({1, 2, 3, 8, 9, 16, 17, 18}, seen) -- shards 1..7, 8..15, 16..23, each to its answer
+    assert.same(whole, cv.sweep.fold(cv.sweep.merge(parts), combine, enough))
+  end)
+
+  it("gives a batch the positions of the images that loaded, and of those that did not", function()
+    local set = cv.data.new{n = 5, labels = {}, load = function(i)
+      if i == 2 or i == 5 then error("broken image " .. i, 0) end
+      return cv.zeros(1, 1, 1), 0
+    end}
+    local stderr = io.stderr
+    io.stderr = io.open("/dev/null", "w") -- the warnings of skipped images
+    local got = cv.sweep.map(set, {batch = 3}, function(b) return {b.positions, b.skipped} end)
+    io.stderr:close()
+    io.stderr = stderr
+    assert.same({{{1, 3}, {2}}, {{4}, {5}}}, {got.batches[1].value, got.batches[2].value})
+  end)
+
   it("refuses partials that do not belong together", function()
     local set = toy_set()
     local a = cv.sweep.map(set, {batch = 4, shard = {0, 2}, key = {model = "a"}}, value)

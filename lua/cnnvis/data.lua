@@ -136,15 +136,17 @@ function M.permutation(n, seed)
   return order, rand
 end
 
--- Builds one batch from positions; warns and skips samples that fail.
+-- Builds one batch from positions; warns and skips samples that fail
+-- (batch.positions are those of the images it holds, batch.skipped the rest).
 local function stack_batch(self, positions, flips)
-  local images, labels, kept_flips = {}, {}, {}
+  local images, labels, kept_flips, kept, skipped = {}, {}, {}, {}, {}
   for k, i in ipairs(positions) do
     local ok, image, label = pcall(self._load, i)
     if ok then
-      images[#images + 1], labels[#labels + 1] = image, label
+      images[#images + 1], labels[#labels + 1], kept[#kept + 1] = image, label, i
       kept_flips[#kept_flips + 1] = flips and flips[k] or false
     else
+      skipped[#skipped + 1] = i
       io.stderr:write("warning: skipping sample ", i, ": ", tostring(image), "\n")
     end
   end
@@ -155,10 +157,12 @@ local function stack_batch(self, positions, flips)
     for k = 1, #images do all[k] = k end
     x = core.gather(x, all, kept_flips)
   end
-  return {images = x, labels = core.tensor(labels), positions = positions}
+  return {images = x, labels = core.tensor(labels), positions = kept, skipped = skipped}
 end
 
---- An iterator of batches {images = NxCxHxW, labels = N, positions = {...}}.
+--- An iterator of batches {images = NxCxHxW, labels = N, positions = {...},
+-- skipped = {...}}: the positions of the N images, and of those that did
+-- not load.
 -- opts.shuffle = seed: a new seeded order each epoch (epoch e uses seed + e);
 -- opts.mirror = true: each image flipped left-right with probability 1/2;
 -- opts.drop_last = true: no short last batch; opts.epoch (default 0).
@@ -188,7 +192,7 @@ function Set:batches(n, opts)
       local labels = {}
       for k, i in ipairs(positions) do labels[k] = self._labels[i] end
       return {images = core.gather(self._images, positions, flips),
-              labels = core.tensor(labels), positions = positions}
+              labels = core.tensor(labels), positions = positions, skipped = {}}
     end
     return stack_batch(self, positions, flips)
   end

@@ -311,17 +311,19 @@ end
 
 --- A loop over set's batches (cv.sweep.map) giving the folded value of
 -- all of them. opts: batch (default --batch), label (for the bar),
--- key (extra settings that must agree between shards). This is where
--- shards and MPI come in (ctx.sweeper stands in when set).
+-- key (extra settings that must agree between shards), combine and enough
+-- (a search, as cv.sweep.fold's). This is where shards and MPI come in
+-- (ctx.sweeper stands in when set).
 function Ctx:sweep(set, opts, fn)
   opts = opts or {}
   local settings = {batch = opts.batch or self.opts.batch, shard = self.opts.shard,
-                    key = self:sweep_key(opts.key)}
+                    key = self:sweep_key(opts.key), combine = opts.combine,
+                    enough = opts.enough}
   self._sweeps = (self._sweeps or 0) + 1
   if self.sweeper then return self.sweeper(self, set, settings, fn, self._sweeps) end
   local bar = self:progress(opts.label or "images", #set)
   settings.progress = bar
-  local folded = sweep.fold(sweep.map(set, settings, fn))
+  local folded = sweep.fold(sweep.map(set, settings, fn), settings.combine, settings.enough)
   bar:finish()
   return folded
 end

@@ -83,7 +83,7 @@ function M.mpi_sweeper(mpi, rank, size, quiet)
       end
       partials[r] = v.partial
     end
-    return sweep.fold(sweep.merge(partials))
+    return sweep.fold(sweep.merge(partials), settings.combine, settings.enough)
   end
 end
 
@@ -135,7 +135,7 @@ local function replay(loops, k, settings, path)
     fail("%s holds loop %d of other settings (%s) than this run's (%s): remove it or use "
       .. "another --out", path, k, json.encode(p.key), json.encode(settings.key))
   end
-  return sweep.fold(p)
+  return sweep.fold(p, settings.combine, settings.enough)
 end
 
 --- A ctx.sweeper for --shard {i, n}: loops merged in an earlier round come

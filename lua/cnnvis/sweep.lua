@@ -48,10 +48,14 @@ end
 
 --- Maps fn over the batches of set that shard opts.shard takes (default:
 -- all). fn(batch) gets {images = N x C x H x W, labels = N tensor,
--- positions = 1-based positions in set, index = batch number} and returns
--- the batch's value. opts: batch (default 50), shard ({i, n} or "i/n"),
--- key (anything JSON can hold that must agree between partials merged:
--- the model, the options), progress (a cv.progress bar to update).
+-- positions = the 1-based positions in set of its N images, skipped = those
+-- of the batch's images that did not load, index = batch number} and
+-- returns the batch's value. opts: batch (default 50), shard ({i, n} or
+-- "i/n"), key (anything JSON can hold that must agree between partials
+-- merged: the model, the options), progress (a cv.progress bar to update),
+-- combine and enough (a search: see fold; the shard stops at its first
+-- batch where its own values folded are enough, since a later batch of
+-- the shard cannot change a search's answer).
 -- Returns the partial: {sweep = 1, key =, shard = {i, n}, batch =, count =,
 -- batches = {{index =, value =}, ...}}.
 function M.map(set, opts, fn)
@@ -61,17 +65,25 @@ function M.map(set, opts, fn)
   local shard = opts.shard and M.parse_shard(opts.shard) or {0, 1}
   local count = #set
   local first, last = M.plan(count, size, shard)
-  local out = {}
+  local out, acc = {}, nil
   for b = first, last do
     local positions = {}
     for p = (b - 1) * size + 1, math.min(b * size, count) do positions[#positions + 1] = p end
     local batch = set:subset(positions):batches(#positions)()
     if batch then
-      batch.positions, batch.index = positions, b
+      -- the subset's positions (1..#positions) back to the set's
+      local kept, skipped = {}, {}
+      for k, p in ipairs(batch.positions) do kept[k] = positions[p] end
+      for k, p in ipairs(batch.skipped or {}) do skipped[k] = positions[p] end
+      batch.positions, batch.skipped, batch.index = kept, skipped, b
       out[#out + 1] = {index = b, value = fn(batch)}
     end
     if opts.progress then opts.progress:update(math.min(b * size, count)) end
     collectgarbage() -- tensors are small userdata holding big C buffers
+    if opts.enough and #out > 0 then
+      acc = M.fold({out[#out]}, opts.combine, nil, acc)
+      if opts.enough(acc) then break end
+    end
   end
   return {sweep = 1, key = opts.key or json.object(), shard = shard, batch = size,
           count = count, batches = out}
@@ -128,21 +140,27 @@ local function add(a, b, path)
 end
 
 --- The sum of a partial's batch values in batch order (or of a list of
--- values); with combine(acc, value), that function in place of the sum.
-function M.fold(partial, combine)
+-- values, or of {value =} entries); with combine(acc, value), that function in place of
+-- the sum; with enough(acc), the fold stops at the first batch where
+-- enough(acc) is true (a search: the first images that answer it), so
+-- shards that searched past that batch give the one-process answer.
+-- acc (optional): a value to fold on from.
+function M.fold(partial, combine, enough, acc)
   local values = partial.batches or partial
-  local acc
   for _, b in ipairs(values) do
     local v = b.value
     if v == nil and partial.batches == nil then v = b end
     acc = combine and (acc == nil and v or combine(acc, v)) or add(acc, v, "value")
+    if enough and enough(acc) then break end
   end
   return acc
 end
 
---- map + fold in one process: the folded value of every batch.
+--- map + fold in one process: the folded value of every batch (opts as
+-- map's).
 function M.run(set, opts, fn)
-  return M.fold(M.map(set, opts, fn))
+  opts = opts or {}
+  return M.fold(M.map(set, opts, fn), opts.combine, opts.enough)
 end
 
 --- Numbers of a tensor as a Lua array (row-major, flattened).
