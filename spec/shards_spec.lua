@@ -2,25 +2,11 @@
 -- the ranks of mpirun, write the very bytes one process writes.
 local support = require "spec.support"
 local q, read = support.quote, support.read
-local BIN = assert(os.getenv("CNNVIS_BIN"),
-  "CNNVIS_BIN is not set: run the specs through `make test`")
-
+local cnnvis, ok = support.cnnvis, support.cnnvis_ok
 local tmp
 
 local function cv_json_read(path)
   return require("cnnvis").json.read(path)
-end
-
--- Runs `cnnvis args` (n ranks of mpirun when n); stdout, stderr, status.
-local function cnnvis(args, n)
-  return support.sh((n and support.mpirun(n) or "") .. q(BIN) .. " " .. args)
-end
-
--- Runs cnnvis and asserts it succeeded; returns its stderr.
-local function ok(args, n)
-  local _, err, code = cnnvis(args, n)
-  assert.equal(0, code, err)
-  return err
 end
 
 local EVALUATE = "scripts/evaluate.lua --limit 130 --batch 50"

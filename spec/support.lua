@@ -103,4 +103,19 @@ function M.mpirun(n)
     "mpirun --oversubscribe -np " .. n .. " "
 end
 
+--- Runs `cnnvis args` ($CNNVIS_BIN; under n ranks of mpirun when n is
+-- given); returns its stdout, stderr and exit status.
+function M.cnnvis(args, n)
+  local bin = assert(os.getenv("CNNVIS_BIN"), "CNNVIS_BIN is not set: run the specs through `make test`")
+  return M.sh((n and M.mpirun(n) or "") .. M.quote(bin) .. " " .. args)
+end
+
+--- Runs `cnnvis args` as M.cnnvis does and asserts that it succeeded;
+-- returns its stderr.
+function M.cnnvis_ok(args, n)
+  local _, err, code = M.cnnvis(args, n)
+  luassert.equal(0, code, err)
+  return err
+end
+
 return M
