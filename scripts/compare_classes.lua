@@ -71,8 +71,10 @@ require("cnnvis.script").run {
     local src = ctx:inputs()
     local found
     ok, err = pcall(function()
-      found = G.find_examples(net, src.set, classes, {batch = o.batch})
+      found = G.find_examples(net, src.set, classes, {batch = o.batch,
+        sweep = function(...) return ctx:sweep(...) end})
     end)
+    if not ok and type(err) ~= "string" then error(err, 0) end -- a shard's stop
     if not ok then ctx:fail("%s", (tostring(err):gsub("^.-find_examples: ", ""))) end
 
     -- the images, in the time series' order

@@ -6,6 +6,7 @@
 --   local found = cv.gradients.find_examples(net, set, {6, 0, 7})
 --   found[6].correct.index, found[6].wrong and found[6].wrong.index
 local core = require "cnnvis.core"
+local sweep = require "cnnvis.sweep"
 
 local M = {}
 
@@ -181,19 +182,21 @@ end
 --- For each class in `classes` (0-based), the first image of the set (in
 -- its order) that the net classifies correctly and the first it gets wrong.
 -- Only the images of those classes are run, forward only (cv.no_grad), in
--- batches, until every class has both or the set ends.
--- opts.prepare(image) -> the net's C x H x W input (default: the image as
--- it is); opts.batch (default 100); opts.blob: where the answer is read
--- (default: the net's last output).
+-- batches, until every class has both or the set ends: a search through
+-- cv.sweep, so that shards find the images one process finds.
+-- opts.batch (default 100); opts.blob: where the answer is read (default:
+-- the net's last output); opts.sweep: a function(set, settings, fn) in place
+-- of cv.sweep.run (a script's ctx:sweep). Give a set whose images are the
+-- net's input (Set:map prepares them).
 -- Returns a table class -> {count = images of the class, correct = {index =
 -- 1-based position in the set, class =, predicted =, score = the answer
 -- blob's value of the predicted class} or nil, wrong = the same or nil},
--- plus skipped = {{index =, message =}, ...} for images that did not load.
+-- plus skipped = the positions of images searched that did not load.
 -- A class with no image in the set is an error.
 function M.find_examples(net, set, classes, opts)
   opts = opts or {}
   local who = "find_examples"
-  local prepare, batch = opts.prepare or function(img) return img end, opts.batch or 100
+  local batch = opts.batch or 100
   if math.type(batch) ~= "integer" or batch < 1 then
     error(who .. ": batch must be a positive integer, got " .. tostring(batch), 2)
   end
@@ -201,15 +204,15 @@ function M.find_examples(net, set, classes, opts)
     error(who .. ": give the classes as a list of 0-based integers", 2)
   end
   local blob = opts.blob or answer_blob(net)
-  local wanted, found = {}, {}
+  local found = {}
   for _, c in ipairs(classes) do
     M.check_neuron(net, blob, c, who)
-    wanted[c], found[c] = true, {count = 0}
+    found[c] = {count = 0}
   end
   local positions = {}
   for i = 1, #set do
     local c = set:label(i)
-    if wanted[c] then
+    if found[c] then
       positions[#positions + 1] = i
       found[c].count = found[c].count + 1
     end
@@ -222,41 +225,56 @@ function M.find_examples(net, set, classes, opts)
         name and (" (" .. name .. ")") or ""), 2)
     end
   end
-  local skipped = {}
-  local function done()
-    for c in pairs(wanted) do
-      if not (found[c].correct and found[c].wrong) then return false end
+
+  -- A batch's value: its first correct and first wrong image of each class
+  -- (hits, in the set's order) and the images that did not load; combined,
+  -- the earlier hit of a class and role wins.
+  local function first_hits(hits)
+    local seen, out = {}, {}
+    for _, h in ipairs(hits) do
+      local key = h.class .. h.role
+      if not seen[key] then seen[key], out[#out + 1] = true, h end
+    end
+    return out
+  end
+  local function combine(acc, v)
+    local hits, skipped = {}, {}
+    for _, list in ipairs{acc.hits, v.hits} do table.move(list, 1, #list, #hits + 1, hits) end
+    for _, list in ipairs{acc.skipped, v.skipped} do table.move(list, 1, #list, #skipped + 1, skipped) end
+    return {hits = first_hits(hits), skipped = skipped}
+  end
+  local function enough(acc)
+    local have = {}
+    for _, h in ipairs(acc.hits) do have[h.class .. h.role] = true end
+    for _, c in ipairs(classes) do
+      if not (have[c .. "correct"] and have[c .. "wrong"]) then return false end
     end
     return true
   end
-  core.no_grad(function()
-    for first = 1, #positions, batch do
-      local xs, pos, labels = {}, {}, {}
-      for k = first, math.min(#positions, first + batch - 1) do
-        local i = positions[k]
-        local ok, img, label = pcall(set.get, set, i)
-        if ok then
-          xs[#xs + 1], pos[#pos + 1], labels[#labels + 1] = prepare(img), i, label
-        else
-          skipped[#skipped + 1] = {index = i, message = tostring(img)}
-        end
+  local searched = set:subset(positions)
+  local result = (opts.sweep or sweep.run)(searched, {batch = batch, label = "search",
+    combine = combine, enough = enough}, function(b)
+    local hits = {}
+    core.no_grad(function()
+      local out = net:forward(b.images, {keep = {blob}})[blob] or net.blobs[blob]
+      local scores, pred = out:reshape(#b.positions, -1):max(2)
+      local labels = b.labels:totable()
+      scores, pred = scores:totable(), pred:totable()
+      for j, p in ipairs(b.positions) do
+        local c, predicted = math.tointeger(labels[j]), math.tointeger(pred[j] - 1)
+        hits[#hits + 1] = {index = positions[p], class = c, predicted = predicted,
+                           score = scores[j], role = predicted == c and "correct" or "wrong"}
       end
-      if #xs > 0 then
-        local out = net:forward(core.stack(xs, 1), {keep = {blob}})[blob] or net.blobs[blob]
-        local scores, pred = out:reshape(#xs, -1):max(2)
-        scores, pred = scores:totable(), pred:totable()
-        for j, i in ipairs(pos) do
-          local c, p = labels[j], math.tointeger(pred[j] - 1)
-          local role = p == c and "correct" or "wrong"
-          if not found[c][role] then
-            found[c][role] = {index = i, class = c, predicted = p, score = scores[j]}
-          end
-        end
-      end
-      if done() then break end
-    end
+    end)
+    local skipped = {}
+    for k, p in ipairs(b.skipped) do skipped[k] = positions[p] end
+    return {hits = first_hits(hits), skipped = skipped}
   end)
-  found.skipped = skipped
+  for _, h in ipairs(result and result.hits or {}) do
+    found[h.class][h.role] = {index = h.index, class = h.class, predicted = h.predicted,
+                              score = h.score}
+  end
+  found.skipped = result and result.skipped or {}
   return found
 end
 
