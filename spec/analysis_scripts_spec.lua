@@ -5,9 +5,9 @@
 -- back by us and by teem's unu).
 local cv = require "cnnvis"
 local support = require "spec.support"
+local BIN = support.BIN
 local lfs = require "lfs"
 
-local BIN = os.getenv("CNNVIS_BIN") or "build/bin/cnnvis"
 local q = support.quote
 local SHIPPED = {"examples/models/fashion_caffenet.prototxt",
                  "examples/models/fashion_caffenet.caffemodel"}

@@ -2,8 +2,8 @@
 -- end to end; their JSON figures against a computation of the spec's own.
 local cv = require "cnnvis"
 local support = require "spec.support"
+local BIN = support.BIN
 
-local BIN = os.getenv("CNNVIS_BIN") or "build/bin/cnnvis"
 local MODEL = "examples/models/fashion_caffenet"
 local CAFFE = support.shared("caffe/")
 local IMAGES = support.shared("images/")

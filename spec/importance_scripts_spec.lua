@@ -4,9 +4,9 @@
 local cv = require "cnnvis"
 local imp = require "cnnvis.importance"
 local support = require "spec.support"
+local BIN = support.BIN
 local lfs = require "lfs"
 
-local BIN = os.getenv("CNNVIS_BIN") or "build/bin/cnnvis"
 local MODEL = "examples/models/fashion_caffenet"
 
 -- Runs a script with args; returns its output (stdout and stderr) and status.

@@ -1,9 +1,7 @@
 -- The `cnnvis` launcher, run as a program: its command line is lua5.4's,
 -- so lua5.4 itself is the reference wherever the two should agree.
-local BIN = assert(os.getenv("CNNVIS_BIN"),
-  "CNNVIS_BIN is not set: run the specs through `make test`")
-
 local support = require "spec.support"
+local BIN = support.BIN
 local q, slurp, spit = support.quote, support.read, support.write
 
 local function sh_output(cmd)

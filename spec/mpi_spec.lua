@@ -1,9 +1,8 @@
 -- cnnvis.mpi: Open MPI's rank, size, barrier and gather of strings, run
 -- under mpirun (as root in a container too) and as a single process.
 local support = require "spec.support"
+local BIN = support.BIN
 local q = support.quote
-local BIN = assert(os.getenv("CNNVIS_BIN"),
-  "CNNVIS_BIN is not set: run the specs through `make test`")
 
 -- Runs chunk on n ranks (n = nil: without mpirun); stdout, stderr, status.
 local function ranks(n, chunk)

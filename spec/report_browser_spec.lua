@@ -7,7 +7,7 @@ local cv = require "cnnvis"
 local lfs = require "lfs"
 local support = require "spec.support"
 
-local BIN = os.getenv("CNNVIS_BIN")
+local BIN = support.BIN
 local FIX = support.shared("caffe/")
 local q = support.quote
 local CHROMIUM = os.getenv("CNNVIS_CHROMIUM") or "/usr/bin/chromium"

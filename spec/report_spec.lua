@@ -3,7 +3,7 @@ local lfs = require "lfs"
 
 local support = require "spec.support"
 
-local BIN = os.getenv("CNNVIS_BIN")
+local BIN = support.BIN
 local FIX = support.shared("caffe/")
 local slurp, q = support.read, support.quote
 

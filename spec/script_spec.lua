@@ -4,7 +4,7 @@ local cv = require "cnnvis"
 local support = require "spec.support"
 local script = require "cnnvis.script"
 
-local BIN = os.getenv("CNNVIS_BIN") or "build/bin/cnnvis"
+local BIN = support.BIN
 
 describe("cv.json", function()
   it("writes keys sorted and numbers that read back exactly", function()

@@ -6,6 +6,10 @@ local luassert = require "luassert" -- busted's assert (specs get it as `assert`
 
 local M = {}
 
+--- The cnnvis launcher the specs run: $CNNVIS_BIN (`make test` sets it to
+-- the tree's build), else the tree's build/bin/cnnvis.
+M.BIN = os.getenv("CNNVIS_BIN") or (lfs.currentdir() .. "/build/bin/cnnvis")
+
 --- The whole file at path, as bytes.
 function M.read(path)
   local f = assert(io.open(path, "rb"))
@@ -103,11 +107,10 @@ function M.mpirun(n)
     "mpirun --oversubscribe -np " .. n .. " "
 end
 
---- Runs `cnnvis args` ($CNNVIS_BIN; under n ranks of mpirun when n is
--- given); returns its stdout, stderr and exit status.
+--- Runs `cnnvis args` (M.BIN; under n ranks of mpirun when n is given);
+-- returns its stdout, stderr and exit status.
 function M.cnnvis(args, n)
-  local bin = assert(os.getenv("CNNVIS_BIN"), "CNNVIS_BIN is not set: run the specs through `make test`")
-  return M.sh((n and M.mpirun(n) or "") .. M.quote(bin) .. " " .. args)
+  return M.sh((n and M.mpirun(n) or "") .. M.quote(M.BIN) .. " " .. args)
 end
 
 --- Runs `cnnvis args` as M.cnnvis does and asserts that it succeeded;

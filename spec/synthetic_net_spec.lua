@@ -9,7 +9,7 @@ local support = require "spec.support"
 -- (data, split, loss and accuracy layers and an unused weighted head).
 local DIR = "spec/fixtures/synthetic/"
 local DEPLOY, WEIGHTS = DIR .. "deploy.prototxt", DIR .. "snapshot.caffemodel"
-local BIN = os.getenv("CNNVIS_BIN")
+local BIN = support.BIN
 local q = support.quote
 
 local function softmax(v)

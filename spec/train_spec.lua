@@ -153,7 +153,7 @@ layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"
   end)
 
   describe("cnnvis train", function()
-    local bin = os.getenv("CNNVIS_BIN") or "build/bin/cnnvis"
+    local bin = support.quote(support.BIN)
 
     it("trains from the command line, quiet when not on a terminal", function()
       local path = solver_file("cli.prototxt", 'max_iter: 4\nsnapshot_prefix: "' .. DIR .. '/cli"\n')
