@@ -22,11 +22,6 @@
 #define CV_LANES 4
 #define CV_VEC_REGS 16
 #define CV_ISA "sse2"
-/* Keeps a loaded vector in a register: compilers otherwise load it again
- * for every product it takes part in (a memory operand per FMA), which
- * doubles or quadruples a block's loads. */
-#define CV_VREG(v) __asm__("" : "+v"(v))
-
 #endif
 
 /* CV_LANES floats; aligned(4) so that any float address may be loaded. */
