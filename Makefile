@@ -51,19 +51,6 @@ HAVE_MPI   := $(shell printf '\043include <mpi.h>\n' | \
                 $(CC) $(MPI_CFLAGS) -E -x c - >/dev/null 2>&1 && echo yes)
 MPI_MODULE := $(if $(HAVE_MPI),$(BUILD)/lib/cnnvis/mpi.so)
 
-# The flags a build folder's objects were made with: when OPT, CFLAGS or
-# LDFLAGS differ from the last build into the folder (make asan, the AVX2
-# build of make bench, a hand-set OPT), every object is made again rather
-# than mixed with ones made under other flags.
-BUILD_FLAGS = $(CC) $(CFLAGS) $(MPI_CFLAGS) | $(LDFLAGS) $(LDLIBS) $(MPI_LIBS)
-FLAGS_STAMP := $(BUILD)/flags
-ifneq ($(strip $(BUILD_FLAGS)),$(strip $(file <$(FLAGS_STAMP))))
-.PHONY: $(FLAGS_STAMP)
-endif
-$(FLAGS_STAMP):
-	@mkdir -p $(@D)
-	@echo '$(strip $(BUILD_FLAGS))' > $@
-
 .PHONY: all deps deps-test deps-dev browser-deps test asan asan-run bench fuzz fuzz-build report install uninstall clean help
 all: $(MODULE) $(LAUNCHER) $(MPI_MODULE)
 
@@ -113,11 +100,11 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: engine/caffe/%.proto
 # Generated sources are kept: the engine's objects include the header.
 .SECONDARY: $(GEN_SRC) $(GEN_SRC:.c=.h)
 
-$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(FLAGS_STAMP)
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) $(FLAGS_STAMP)
+$(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -127,7 +114,7 @@ $(MODULE): $(ENGINE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/obj/engine/mpi/%.o: engine/mpi/%.c $(HEADERS) $(FLAGS_STAMP)
+$(BUILD)/obj/engine/mpi/%.o: engine/mpi/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
 
@@ -172,6 +159,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_LIBS   = $$($(CC) -print-file-name=libasan.so) \
               $$($(CC) -print-file-name=libubsan.so)
 asan:
+	@rm -f build-asan/lib/cnnvis/core.so build-asan/bin/cnnvis # relink: make does not track LDFLAGS
 	$(MAKE) BUILD=build-asan OPT="-O2 -march=native -fno-omit-frame-pointer $(ASAN_FLAGS)" \
 	  LDFLAGS="$(ASAN_FLAGS)" all
 	@$(MAKE) -s BUILD=build-asan asan-run
