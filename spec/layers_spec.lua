@@ -608,6 +608,17 @@ describe("nn", function()
       end
     end)
 
+    it("gives a row the same sums alone as in a batch of up to 32 rows", function()
+      local x, w = rand(32, 301), rand(37, 301) -- tails of lanes and of column blocks
+      for _, n in ipairs{1, 3, 8, 32} do
+        local y = nn.linear(x:narrow(1, 1, n), w)
+        for i = 1, n do
+          local alone = nn.linear(x:narrow(1, i, 1), w)
+          assert.are.equal(0, (y:narrow(1, i, 1) - alone):abs():max():item())
+        end
+      end
+    end)
+
     it("names both shapes when the weight does not fit", function()
       assert.has.error(function() nn.linear(cv.zeros(2, 3, 2), cv.zeros(4, 5)) end,
         "linear: weight 4x5 expects 5 inputs but input 2x3x2 has 6 from axis 1 on")
@@ -635,6 +646,23 @@ describe("nn", function()
       check(function() return nn.tanh(x) end, function() return nn.tanh_backward(nn.tanh(x), r) end)
       local p = {power = 2.5, scale = 0.3, shift = 3}
       check(function() return nn.power(x, p) end, function() return nn.power_backward(x, r, p) end)
+    end)
+
+    it("give relu Caffe's values across threads: +0 below zero at slope 0, NaN kept", function()
+      local n = 100003 -- parallel, with a tail past the vectors
+      local x = cv.randn(n)
+      x[{7}] = 0 / 0
+      x[{8}] = -2
+      local y, d = nn.relu(x), nn.relu_backward(x, x, 0.5)
+      local xs, ys, ds = x:totable(), y:totable(), d:totable()
+      for i = 1, n, 97 do
+        if i ~= 7 then
+          assert.are.equal(xs[i] > 0 and xs[i] or 0, ys[i])
+          assert.are.equal(xs[i] > 0 and xs[i] or 0.5 * xs[i], ds[i])
+        end
+      end
+      assert.is_true(ys[7] ~= ys[7] and ds[7] ~= ds[7])
+      assert.are.equal(math.huge, 1 / ys[8]) -- +0, not -0
     end)
 
     it("give power 0 a zero gradient and check shapes", function()

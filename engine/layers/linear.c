@@ -1,7 +1,10 @@
 /* linear.c — InnerProduct (axis, transpose): shape check, forward, backward.
- * One row (batch 1) goes through sgemv: the layer is memory-bound there and
- * sgemv reads the weights at full speed where a one-column GEMM does not.
- * A few rows go through linear_skinny.c for the same reason. */
+ * One row or a few (a small batch) go through linear_skinny.c: the layer is
+ * memory-bound there, and its kernels read the weights at full speed where
+ * a GEMM of a few columns does not (nor did OpenBLAS's sgemv on a CPU it
+ * takes for an old one). Their sums for a row are the same whatever the
+ * batch up to SKINNY_FORWARD_ROWS. Transposed weights at one row go
+ * through sgemv. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -80,11 +83,10 @@ int cv_linear_forward(const cv_linear_params *p, const cv_tensor *x,
   if (g.m == 0 || g.n == 0) return 0;
   if (g.k == 0) {  /* BLAS rejects a zero leading dimension */
     for (int64_t i = 0; i < g.m * g.n; i++) yd[i] = 0.0f;
-  } else if (g.m == 1) {
+  } else if (g.m == 1 && p->transpose) {
     note("linear forward", p, &g, "sgemv");
-    cblas_sgemv(CblasRowMajor, p->transpose ? CblasTrans : CblasNoTrans,
-                (int)(p->transpose ? g.k : g.n), (int)(p->transpose ? g.n : g.k),
-                1.0f, wd, (int)(p->transpose ? g.n : g.k), xd, 1, 0.0f, yd, 1);
+    cblas_sgemv(CblasRowMajor, CblasTrans, (int)g.k, (int)g.n, 1.0f, wd,
+                (int)g.n, xd, 1, 0.0f, yd, 1);
   } else if (!p->transpose && g.m <= SKINNY_FORWARD_ROWS) {
     note("linear forward", p, &g, cv_skinny_forward_kernel());
     cv_skinny_forward(g.m, g.n, g.k, xd, wd, yd);
