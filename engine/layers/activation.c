@@ -34,7 +34,7 @@ int cv_relu_forward(double slope, const cv_tensor *x, cv_tensor *y,
   float *b = cv_tensor_data(y), s = (float)slope;
   /* Caffe's max(x, 0) + slope * min(x, 0), written as two selects: GCC
    * vectorizes these, while x > 0 ? x : slope * x stayed a scalar branch
-   * (a quarter of the shipped model's training time). */
+   * (a sixth of the shipped model's training time). */
 #pragma omp parallel for simd if (n > PAR_MIN)
   for (int64_t i = 0; i < n; i++) {
     float v = a[i];

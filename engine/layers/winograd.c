@@ -22,6 +22,11 @@
 #include "winograd.h"
 
 #define MAX_A 6
+
+/* Before each loop over a tile's rows, columns or coefficients: unrolled
+ * (by MAX_A), F3's and F5's coefficients become constants and their zero
+ * terms fold away; GCC does not unroll these nests by itself. */
+#define UNROLL _Pragma("GCC unroll 6")
 #define LANES CV_LANES
 
 typedef cv_vec vec;
@@ -115,22 +120,22 @@ static inline __attribute__((always_inline)) void tile_in(const kind *k,
                                                           vec *out) {
   int a = k->a;
   vec r[MAX_A * MAX_A];
-  _Pragma("GCC unroll 6")
+  UNROLL
   for (int i = 0; i < a; i++)
-    _Pragma("GCC unroll 6")
+    UNROLL
     for (int j = 0; j < a; j++) {
       vec sum = {0};
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int q = 0; q < a; q++)
         if (k->bt[i][q] != 0.0f) sum += k->bt[i][q] * d[q * a + j];
       r[i * a + j] = sum;
     }
-  _Pragma("GCC unroll 6")
+  UNROLL
   for (int i = 0; i < a; i++)
-    _Pragma("GCC unroll 6")
+    UNROLL
     for (int j = 0; j < a; j++) {
       vec sum = {0};
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int q = 0; q < a; q++)
         if (k->bt[j][q] != 0.0f) sum += k->bt[j][q] * r[i * a + q];
       out[i * a + j] = sum;
@@ -152,14 +157,14 @@ static inline __attribute__((always_inline)) void input_job(
   for (int64_t ty = 0; ty < pl->tiles_h; ty++)
     for (int64_t tx = 0; tx < pl->tiles_w; tx++) {
       vec d[MAX_A * MAX_A], v[MAX_A * MAX_A];
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int i = 0; i < a; i++)
-        _Pragma("GCC unroll 6")
+        UNROLL
         for (int j = 0; j < a; j++)
           d[i * a + j] = VLOAD(buf + ((2 * ty + i) * pl->pw + 2 * tx + j) * LANES);
       tile_in(k, d, v);
       float *out = u + (img * pl->tiles + ty * pl->tiles_w + tx) * s->c + c0;
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int e = 0; e < a * a; e++) store_lanes(out + e * e_step, &v[e], n);
     }
 }
@@ -181,24 +186,24 @@ static inline __attribute__((always_inline)) void output_job(
     for (int64_t tx = 0; tx < pl->tiles_w; tx++) {
       const float *src = prod + (img * pl->tiles + ty * pl->tiles_w + tx) * s->m + m0;
       vec m[MAX_A * MAX_A], r[2 * MAX_A];
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int e = 0; e < a * a; e++) m[e] = VLOAD(src + e * e_step);
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int p = 0; p < 2; p++) /* A^T m */
-        _Pragma("GCC unroll 6")
+        UNROLL
         for (int j = 0; j < a; j++) {
           vec sum = {0};
-          _Pragma("GCC unroll 6")
+          UNROLL
           for (int i = 0; i < a; i++)
             if (k->at[p][i] != 0.0f) sum += k->at[p][i] * m[i * a + j];
           r[p * a + j] = sum;
         }
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int p = 0; p < 2; p++) /* (A^T m) A */
-        _Pragma("GCC unroll 6")
+        UNROLL
         for (int qv = 0; qv < 2; qv++) {
           vec sum = bias;
-          _Pragma("GCC unroll 6")
+          UNROLL
           for (int j = 0; j < a; j++)
             if (k->at[qv][j] != 0.0f) sum += k->at[qv][j] * r[p * a + j];
           VSTORE(buf + ((2 * ty + p) * bw + 2 * tx + qv) * LANES, sum);
@@ -227,28 +232,28 @@ static inline __attribute__((always_inline)) void grad_job(
   for (int64_t ty = 0; ty < pl->tiles_h; ty++)
     for (int64_t tx = 0; tx < pl->tiles_w; tx++) {
       vec g[4], rr[2 * MAX_A], v;
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int p = 0; p < 2; p++)
-        _Pragma("GCC unroll 6")
+        UNROLL
         for (int qv = 0; qv < 2; qv++)
           g[p * 2 + qv] = VLOAD(buf + ((2 * ty + p) * bw + 2 * tx + qv) * LANES);
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int i = 0; i < a; i++) /* A dy: a x 2 */
-        _Pragma("GCC unroll 6")
+        UNROLL
         for (int qv = 0; qv < 2; qv++) {
           vec sum = {0};
-          _Pragma("GCC unroll 6")
+          UNROLL
           for (int p = 0; p < 2; p++)
             if (k->at[p][i] != 0.0f) sum += k->at[p][i] * g[p * 2 + qv];
           rr[i * 2 + qv] = sum;
         }
       float *out = z + (img * pl->tiles + ty * pl->tiles_w + tx) * s->m + m0;
-      _Pragma("GCC unroll 6")
+      UNROLL
       for (int i = 0; i < a; i++) /* (A dy) A^T */
-        _Pragma("GCC unroll 6")
+        UNROLL
         for (int j = 0; j < a; j++) {
           vec sum = {0};
-          _Pragma("GCC unroll 6")
+          UNROLL
           for (int qv = 0; qv < 2; qv++)
             if (k->at[qv][j] != 0.0f) sum += k->at[qv][j] * rr[i * 2 + qv];
           v = sum;
