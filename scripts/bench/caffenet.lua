@@ -138,13 +138,13 @@ local function main()
   print(string.format("CaffeNet forward, 227x227, random weights, %d threads, medians of %d runs",
     threads, runs))
   print("cpu: " .. cpu_line() .. ", kernels " .. bench.isa())
-  print(string.format("%-22s %12s %12s %10s", "", "cnnvis", "pytorch", "peer/ours"))
-  local function row(name, ours, theirs)
-    print(string.format("%-22s %9.1f ms %9.1f ms %9.2fx", name, ours * 1e3, theirs * 1e3,
-      theirs / ours))
+  print(string.format("%-22s %12s %12s %10s  %s", "", "cnnvis", "pytorch", "peer/ours", "target"))
+  local function row(name, ours, theirs, target)
+    print(string.format("%-22s %9.1f ms %9.1f ms %9.2fx  %s", name, ours * 1e3, theirs * 1e3,
+      theirs / ours, target or ""))
   end
-  row("forward batch 1", t1, p.batch1 or 0 / 0)
-  row("forward batch 16 /img", t16 / 16, (p.batch16 or 0 / 0) / 16)
+  row("forward batch 1", t1, p.batch1 or 0 / 0, ">= 2.0 (goal 2.5)")
+  row("forward batch 16 /img", t16 / 16, (p.batch16 or 0 / 0) / 16, ">= 1.3 (goal 1.5)")
   row("cpu time batch 1", c1, p.cpu1 or 0 / 0)
   row("cpu time b16 /img", c16 / 16, (p.cpu16 or 0 / 0) / 16)
   print(string.format("%-22s %9.0f MB %9.0f MB", "RSS after load", rss_load, p.rss_load or 0 / 0))

@@ -64,5 +64,5 @@ print(string.format("%-34s %12s %12s %8s  %s",
   string.format("%9.2f ms", mine_s * 1e3),
   peer_s and string.format("%9.2f ms", peer_s * 1e3) or "n/a",
   ratio and string.format("%8.2f", ratio) or "n/a",
-  string.format(">= 1.0 (%.0f vs %s img/s)", 64 / mine_s,
+  string.format(">= 1.3 (%.0f vs %s img/s)", 64 / mine_s,
     peer_s and string.format("%.0f", 64 / peer_s) or "n/a")))
