@@ -26,6 +26,8 @@ int cv_sgd_update(cv_tensor *w, cv_tensor *history, const cv_tensor *grad,
   float *p = cv_tensor_data(w), *v = cv_tensor_data(history);
   const float *g = grad ? cv_tensor_data(grad) : NULL;
   float lr = (float)local_lr, m = (float)momentum, d = (float)local_decay;
+  cv_tensor_bump_version(w);
+  cv_tensor_bump_version(history);
   for (int64_t i = 0; i < n; i++) {
     float step = (g ? g[i] : 0.0f) + d * p[i];
     v[i] = m * v[i] + lr * step;

@@ -125,13 +125,15 @@ static void need_ndim(lua_State *L, const cv_tensor *t, int n,
              cv_shape_str(t->ndim, t->size, s, sizeof s));
 }
 
-/* The output: opts.out when given (written in place and returned, so a
- * loop can reuse one buffer), else a new tensor of the given shape. */
+/* The output: opts.out when given (written in place, which counts as a
+ * write to its storage, and returned, so a loop can reuse one buffer), else
+ * a new tensor of the given shape. */
 static cv_tensor *push_output(lua_State *L, int opts, int ndim,
                               const int64_t *size) {
   if (!lua_isnoneornil(L, opts) && lua_getfield(L, opts, "out") != LUA_TNIL) {
     cv_tensor *t = cvL_totensor(L, -1);
     if (!t) luaL_error(L, "option 'out' must be a tensor");
+    cv_tensor_bump_version(t);
     return t;                                /* stack: ... out */
   }
   if (!lua_isnoneornil(L, opts)) lua_pop(L, 1);

@@ -11,6 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static uint64_t next_storage_id(void) {
+  static uint64_t last;
+  return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
 static cv_storage *storage_new(int64_t numel, int zero, cv_error *err) {
   cv_storage *s = calloc(1, sizeof *s);
   if (!s) {
@@ -31,6 +36,7 @@ static cv_storage *storage_new(int64_t numel, int zero, cv_error *err) {
   s->bytes = bytes;
   s->refcount = 1;
   s->owns = 1;
+  s->id = next_storage_id();
   return s;
 }
 
@@ -127,6 +133,7 @@ cv_tensor *cv_tensor_adopt(int ndim, const int64_t *size, float *data,
   st->bytes = bytes;
   st->refcount = 1;
   st->owns = 1;
+  st->id = next_storage_id();
   t->storage = st;
   set_contiguous_strides(t);
   return t;

@@ -37,6 +37,9 @@ typedef struct cv_storage {
   size_t bytes;    /* usable bytes at data (0: unknown): what a kept block
                     * is filed under for reuse (storage_cache.h) */
   uint64_t version; /* counts in-place writes: the tape checks it */
+  uint64_t id;      /* never reused while the process lives: with version,
+                     * what derived data kept between calls (winograd_cache.h)
+                     * is filed under */
 } cv_storage;
 
 struct cv_node;    /* autograd.h: the tape node that produced a tensor */
