@@ -28,11 +28,13 @@ cv_conv_params cv_conv_params_default(void) {
   return p;
 }
 
-/* Below about this many 2x2 output blocks in all (5 images of CaffeNet's
- * 13x13), Winograd's GEMMs are too thin and the weights' transform too
- * large a share: im2col is as fast or faster. So is it below 16 channels
- * in or out per group. */
-#define WINOGRAD_MIN_BLOCKS 256
+/* With the weights' transform kept between calls (winograd_cache.h),
+ * Winograd's kernels beat im2col's from a single image of 5x5 outputs (9
+ * blocks of 2x2) up, 3x3 and 5x5, 32 to 256 channels, on AVX-512 and AVX2
+ * (at CaffeNet's 13x13 at batch 1: 0.6 to 0.8 of the time); below, the
+ * blocks overhang too much of the output. At 16 channels in or out per
+ * group they are even with AVX2; below, im2col is faster. */
+#define WINOGRAD_MIN_BLOCKS 9
 #define WINOGRAD_MIN_CHANNELS 16
 
 /* The algorithm for a convolution whose GEMMs have in_g and out_g channels
@@ -68,6 +70,13 @@ static void note(const char *op, const cv_conv_params *p, const conv_geom *g,
            p->kernel_h, p->kernel_w, p->stride_h, p->pad_h, p->group,
            (long long)g->m);
   cv_kernel_choice_note(op, shape, kernel);
+}
+
+/* What w holds now: Winograd's transform of it is kept between calls until
+ * its storage is written to (winograd_cache.h). */
+static cv_weights_tag weights_tag(const cv_tensor *w) {
+  cv_weights_tag t = {w->storage->id, w->storage->version, w->offset};
+  return t;
 }
 
 static const char *winograd_name(const cv_conv_params *p) {
@@ -267,7 +276,8 @@ int cv_conv2d_forward(const cv_conv_params *p, const cv_tensor *x,
     note("conv2d forward", p, &g, winograd_name(p));
     cv_winograd_shape s = {g.n, g.c, g.h, g.w, g.m, g.oh, g.ow, p->group, p->pad_h,
                            p->kernel_h};
-    return cv_winograd_forward(&s, cv_tensor_data(x), cv_tensor_data(w),
+    cv_weights_tag tag = weights_tag(w);
+    return cv_winograd_forward(&s, cv_tensor_data(x), cv_tensor_data(w), &tag,
                                b ? cv_tensor_data(b) : NULL, cv_tensor_data(y),
                                ws, err);
   }
@@ -427,8 +437,9 @@ int cv_conv2d_backward(const cv_conv_params *p, const cv_tensor *x,
     return -1;
   cv_winograd_shape bwd = {g.n, g.m, g.oh, g.ow, g.c, g.h, g.w, p->group,
                            p->kernel_h - 1 - p->pad_h, p->kernel_h};
+  cv_weights_tag tag = weights_tag(w);
   return dx_winograd ? cv_winograd_input_grad(&bwd, cv_tensor_data(dy), cv_tensor_data(w),
-                                              dx_winograd, ws, err)
+                                              &tag, dx_winograd, ws, err)
                      : 0;
 }
 

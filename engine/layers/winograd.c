@@ -20,6 +20,7 @@
 #include "simd.h"
 #include "tensor/gemm.h"
 #include "winograd.h"
+#include "winograd_cache.h"
 
 #define MAX_A 6
 
@@ -262,6 +263,64 @@ static inline __attribute__((always_inline)) void grad_job(
     }
 }
 
+/* v[e][o][i] = (G g G^T)[e] for output channel o and the LANES (or fewer)
+ * input channels i0.. of job q (within o's group), one vector per kernel
+ * position. For the input gradient (swap set), this convolution's output
+ * channel o is the original's input channel and i the original's output
+ * channel in that group; the kernel is the original's, turned by 180
+ * degrees. */
+static inline __attribute__((always_inline)) void weight_job(
+    const kind *k, const plan *pl, const float *w, int swap, float *v,
+    int64_t q) {
+  const cv_winograd_shape *s = pl->s;
+  int r = k->r, a = k->a, rr = r * r;
+  int64_t blocks = (pl->in_g + LANES - 1) / LANES, o = q / blocks;
+  int64_t i0 = (q % blocks) * LANES, n = pl->in_g - i0 < LANES ? pl->in_g - i0 : LANES;
+  /* Where lane l's kernel starts, and the step between its positions. */
+  const float *src;
+  int64_t lane_step;
+  int pos_step;
+  if (!swap) {
+    src = w + (o * pl->in_g + i0) * rr;
+    lane_step = rr;
+    pos_step = 1;
+  } else {
+    int64_t group = o / pl->out_g, o_local = o % pl->out_g;
+    src = w + ((group * pl->in_g + i0) * pl->out_g + o_local) * rr + rr - 1;
+    lane_step = pl->out_g * rr;
+    pos_step = -1;
+  }
+  float lanes[25][LANES] __attribute__((aligned(64)));
+  if (n < LANES) memset(lanes, 0, sizeof lanes);
+  for (int64_t l = 0; l < n; l++)
+    for (int z = 0; z < rr; z++) lanes[z][l] = src[l * lane_step + z * pos_step];
+  vec g[25], t[MAX_A * 5];
+  UNROLL
+  for (int z = 0; z < rr; z++) g[z] = VLOAD(lanes[z]);
+  UNROLL
+  for (int x = 0; x < a; x++) /* G g: a x r */
+    UNROLL
+    for (int y = 0; y < r; y++) {
+      vec sum = {0};
+      UNROLL
+      for (int z = 0; z < r; z++)
+        if (k->g[x][z] != 0.0f) sum += k->g[x][z] * g[z * r + y];
+      t[x * r + y] = sum;
+    }
+  size_t e_step = (size_t)(s->m * pl->in_g);
+  float *out = v + o * pl->in_g + i0;
+  UNROLL
+  for (int x = 0; x < a; x++) /* (G g) G^T: a x a */
+    UNROLL
+    for (int y = 0; y < a; y++) {
+      vec sum = {0};
+      UNROLL
+      for (int z = 0; z < r; z++)
+        if (k->g[y][z] != 0.0f) sum += k->g[y][z] * t[x * r + z];
+      store_lanes(out + (size_t)(x * a + y) * e_step, &sum, n);
+    }
+}
+
 /* The jobs of one transform on every thread, each with its own scratch; F3
  * or F5 a constant inside each loop. */
 #define EACH_JOB(pl, jobs, scratch, call)                                    \
@@ -299,40 +358,13 @@ static void transform_grad(const plan *pl, const float *dy, float *z,
 #undef GRAD
 }
 
-/* v[e][o][i] = (G g G^T)[e] for output channel o and input channel i
- * (within o's group). For the input gradient (swap set), this convolution's
- * output channel o is the original's input channel and i the original's
- * output channel in that group; the kernel is the original's, turned by 180
- * degrees. */
 static void transform_weights(const plan *pl, const float *w, int swap,
                               float *v) {
-  const cv_winograd_shape *s = pl->s;
-  const kind *k = pl->k;
-  int r = k->r, a = k->a, rr = r * r;
-  int64_t pairs = s->m * pl->in_g;
+  int64_t jobs = pl->s->m * ((pl->in_g + LANES - 1) / LANES);
 #pragma omp parallel for schedule(static)
-  for (int64_t q = 0; q < pairs; q++) {
-    int64_t o = q / pl->in_g, i = q % pl->in_g;
-    float g[25], t[MAX_A][5];
-    if (!swap) {
-      memcpy(g, w + q * rr, sizeof(float) * (size_t)rr);
-    } else {
-      int64_t group = o / pl->out_g, o_local = o % pl->out_g;
-      const float *src = w + ((group * pl->in_g + i) * pl->out_g + o_local) * rr;
-      for (int e = 0; e < rr; e++) g[e] = src[rr - 1 - e];
-    }
-    for (int x = 0; x < a; x++) /* G g: a x r */
-      for (int y = 0; y < r; y++) {
-        float sum = 0.0f;
-        for (int z = 0; z < r; z++) sum += k->g[x][z] * g[z * r + y];
-        t[x][y] = sum;
-      }
-    for (int x = 0; x < a; x++) /* (G g) G^T: a x a */
-      for (int y = 0; y < a; y++) {
-        float sum = 0.0f;
-        for (int z = 0; z < r; z++) sum += t[x][z] * k->g[y][z];
-        v[((x * a + y) * s->m + o) * pl->in_g + i] = sum;
-      }
+  for (int64_t q = 0; q < jobs; q++) {
+    if (pl->k->r == 5) weight_job(&F5, pl, w, swap, v, q);
+    else weight_job(&F3, pl, w, swap, v, q);
   }
 }
 
@@ -372,30 +404,55 @@ static void multiply_weight_grad(const plan *pl, const float *z, const float *u,
   }
 }
 
-/* dw += G^T dwt G for each kernel: the gradient of V = G g G^T taken back
- * to the r x r kernel g. */
+/* dw += G^T dwt G for the LANES (or fewer) kernels from pair q0 on (a pair
+ * is an output channel and an input channel of its group, in dw's order):
+ * the gradient of V = G g G^T taken back to the r x r kernel g. */
+static inline __attribute__((always_inline)) void weight_grad_job(
+    const kind *k, const plan *pl, const float *dwt, float *dw, int64_t q0) {
+  int r = k->r, a = k->a, rr = r * r;
+  int64_t pairs = pl->s->m * pl->in_g, n = pairs - q0 < LANES ? pairs - q0 : LANES;
+  vec t[MAX_A * MAX_A], h[5 * MAX_A];
+  UNROLL
+  for (int e = 0; e < a * a; e++) {
+    if (n == LANES) {
+      t[e] = VLOAD(dwt + e * pairs + q0);
+    } else {
+      t[e] = (vec){0};
+      memcpy(&t[e], dwt + e * pairs + q0, sizeof(float) * (size_t)n);
+    }
+  }
+  UNROLL
+  for (int x = 0; x < r; x++) /* G^T t: r x a */
+    UNROLL
+    for (int y = 0; y < a; y++) {
+      vec sum = {0};
+      UNROLL
+      for (int z = 0; z < a; z++)
+        if (k->g[z][x] != 0.0f) sum += k->g[z][x] * t[z * a + y];
+      h[x * a + y] = sum;
+    }
+  float lanes[25][LANES] __attribute__((aligned(64)));
+  UNROLL
+  for (int x = 0; x < r; x++) /* (G^T t) G: r x r */
+    UNROLL
+    for (int y = 0; y < r; y++) {
+      vec sum = {0};
+      UNROLL
+      for (int z = 0; z < a; z++)
+        if (k->g[z][y] != 0.0f) sum += k->g[z][y] * h[x * a + z];
+      VSTORE(lanes[x * r + y], sum);
+    }
+  float *out = dw + q0 * rr;
+  for (int64_t l = 0; l < n; l++)
+    for (int z = 0; z < rr; z++) out[l * rr + z] += lanes[z][l];
+}
+
 static void accumulate_weight_grad(const plan *pl, const float *dwt, float *dw) {
-  const cv_winograd_shape *s = pl->s;
-  const kind *k = pl->k;
-  int r = k->r, a = k->a;
-  int64_t pairs = s->m * pl->in_g;
+  int64_t pairs = pl->s->m * pl->in_g;
 #pragma omp parallel for schedule(static)
-  for (int64_t q = 0; q < pairs; q++) {
-    float t[MAX_A * MAX_A], h[5][MAX_A];
-    for (int e = 0; e < a * a; e++) t[e] = dwt[e * pairs + q];
-    for (int x = 0; x < r; x++) /* G^T t: r x a */
-      for (int y = 0; y < a; y++) {
-        float sum = 0.0f;
-        for (int z = 0; z < a; z++) sum += k->g[z][x] * t[z * a + y];
-        h[x][y] = sum;
-      }
-    float *out = dw + q * r * r;
-    for (int x = 0; x < r; x++) /* (G^T t) G: r x r */
-      for (int y = 0; y < r; y++) {
-        float sum = 0.0f;
-        for (int z = 0; z < a; z++) sum += h[x][z] * k->g[z][y];
-        out[x * r + y] += sum;
-      }
+  for (int64_t q0 = 0; q0 < pairs; q0 += LANES) {
+    if (pl->k->r == 5) weight_grad_job(&F5, pl, dwt, dw, q0);
+    else weight_grad_job(&F3, pl, dwt, dw, q0);
   }
 }
 
@@ -421,14 +478,15 @@ static cv_winograd_shape images(const cv_winograd_shape *s, int64_t k) {
 
 /* The transformed tiles, the products (or the gradient's transform; a
  * vector's worth more, as the last channels' loads read past the end), the
- * transformed weights and the transforms' scratch, for chunks of k images. */
-static float *reserve(const plan *whole, int64_t k, cv_workspace *ws,
-                      float **second, float **weights, float **scratch,
-                      cv_error *err) {
+ * transformed weights (unless kept elsewhere: with_weights 0) and the
+ * transforms' scratch, for chunks of k images. */
+static float *reserve(const plan *whole, int64_t k, int with_weights,
+                      cv_workspace *ws, float **second, float **weights,
+                      float **scratch, cv_error *err) {
   const cv_winograd_shape *s = whole->s;
   int64_t a2 = whole->k->a * whole->k->a, t = k * whole->tiles;
   size_t nu = (size_t)(a2 * s->c * t), n2 = (size_t)(a2 * s->m * t + LANES);
-  size_t nw = (size_t)(a2 * s->m * whole->in_g);
+  size_t nw = with_weights ? (size_t)(a2 * s->m * whole->in_g) : 0;
   size_t ns = (size_t)whole->scratch * (size_t)omp_get_max_threads();
   float *u = cv_workspace_reserve(ws, nu + n2 + nw + ns, err);
   if (!u) {
@@ -442,14 +500,23 @@ static float *reserve(const plan *whole, int64_t k, cv_workspace *ws,
 }
 
 static int run(const cv_winograd_shape *s, const float *x, const float *w,
-               int swap, const float *b, float *y, cv_workspace *ws,
-               cv_error *err) {
+               const cv_weights_tag *tag, int swap, const float *b, float *y,
+               cv_workspace *ws, cv_error *err) {
   plan whole = make_plan(s);
   int64_t k = chunk_images(&whole);
+  cv_winograd_key key = {tag ? *tag : (cv_weights_tag){0, 0, 0}, s->m,
+                         whole.in_g, s->group, s->kernel, swap};
+  int current = 0;
+  float *kept = cv_winograd_cache_take(
+      &key, (size_t)(whole.k->a * whole.k->a * s->m * whole.in_g), &current);
   float *prod, *v, *scratch;
-  float *u = reserve(&whole, k, ws, &prod, &v, &scratch, err);
-  if (!u) return -1;
-  transform_weights(&whole, w, swap, v);
+  float *u = reserve(&whole, k, !kept, ws, &prod, &v, &scratch, err);
+  if (!u) {
+    if (kept) cv_winograd_cache_give(kept, current);
+    return -1;
+  }
+  if (kept) v = kept;
+  if (!current) transform_weights(&whole, w, swap, v);
   for (int64_t i = 0; i < s->n; i += k) {
     cv_winograd_shape part = images(s, i + k <= s->n ? k : s->n - i);
     plan pl = make_plan(&part);
@@ -457,19 +524,21 @@ static int run(const cv_winograd_shape *s, const float *x, const float *w,
     multiply(&pl, v, u, prod);
     transform_output(&pl, prod, b, y + i * s->m * s->oh * s->ow, scratch);
   }
+  if (kept) cv_winograd_cache_give(kept, 1);
   return 0;
 }
 
 int cv_winograd_forward(const cv_winograd_shape *s, const float *x,
-                        const float *w, const float *b, float *y,
-                        cv_workspace *ws, cv_error *err) {
-  return run(s, x, w, 0, b, y, ws, err);
+                        const float *w, const cv_weights_tag *tag,
+                        const float *b, float *y, cv_workspace *ws,
+                        cv_error *err) {
+  return run(s, x, w, tag, 0, b, y, ws, err);
 }
 
 int cv_winograd_input_grad(const cv_winograd_shape *s, const float *dy,
-                           const float *w, float *dx, cv_workspace *ws,
-                           cv_error *err) {
-  return run(s, dy, w, 1, NULL, dx, ws, err);
+                           const float *w, const cv_weights_tag *tag,
+                           float *dx, cv_workspace *ws, cv_error *err) {
+  return run(s, dy, w, tag, 1, NULL, dx, ws, err);
 }
 
 int cv_winograd_weight_grad(const cv_winograd_shape *s, const float *x,
@@ -478,7 +547,7 @@ int cv_winograd_weight_grad(const cv_winograd_shape *s, const float *x,
   plan whole = make_plan(s);
   int64_t k = chunk_images(&whole);
   float *z, *dwt, *scratch;
-  float *u = reserve(&whole, k, ws, &z, &dwt, &scratch, err);
+  float *u = reserve(&whole, k, 1, ws, &z, &dwt, &scratch, err);
   if (!u) return -1;
   for (int64_t i = 0; i < s->n; i += k) {
     cv_winograd_shape part = images(s, i + k <= s->n ? k : s->n - i);

@@ -22,19 +22,28 @@ typedef struct {
   int kernel;           /* 3 or 5 */
 } cv_winograd_shape;
 
+/* Which weights w holds: its storage's id and version and where in it w
+ * starts (tensor.h); the transform of the same tag is kept between calls
+ * (winograd_cache.h). NULL, or storage 0: transform them anew. */
+typedef struct {
+  uint64_t storage, version;
+  int64_t offset;
+} cv_weights_tag;
+
 /* y = x (*) w + b, Caffe's convolution (cross-correlation): w is
  * M x C/group x k x k, b may be NULL. */
 int cv_winograd_forward(const cv_winograd_shape *s, const float *x,
-                        const float *w, const float *b, float *y,
-                        cv_workspace *ws, cv_error *err);
+                        const float *w, const cv_weights_tag *tag,
+                        const float *b, float *y, cv_workspace *ws,
+                        cv_error *err);
 
 /* dx of a convolution with weights w (M x C/group x k x k) and pad p, from
  * dy: the convolution of dy with the weights flipped and each group's
  * in/out channels swapped, pad k - 1 - p. s describes that convolution: its
  * input is dy (n x M x OH x OW), its output dx (n x C x H x W). */
 int cv_winograd_input_grad(const cv_winograd_shape *s, const float *dy,
-                           const float *w, float *dx, cv_workspace *ws,
-                           cv_error *err);
+                           const float *w, const cv_weights_tag *tag,
+                           float *dx, cv_workspace *ws, cv_error *err);
 
 /* dw += the weight gradient of the convolution s (the forward's shape) at
  * input x and output gradient dy: per 2x2 block, G^T [(A dy A^T) .* (B^T d

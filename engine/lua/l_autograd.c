@@ -1,6 +1,7 @@
 /* l_autograd.c — backward, gradients and grad mode from Lua. */
 #include "autograd.h"
 #include "nn.h"
+#include "layers/winograd_cache.h"
 #include "tensor/storage_cache.h"
 #include "binding.h"
 
@@ -57,18 +58,22 @@ static int l_no_grad(lua_State *L) {
 }
 
 /* cv.free_cached_memory(): gives back what is kept for reuse: freed tensor
- * blocks (storage_cache.h) and the backward's scratch (nn.h). */
+ * blocks (storage_cache.h), the backward's scratch (nn.h) and transformed
+ * weights (winograd_cache.h). */
 static int l_free_cached_memory(lua_State *L) {
   (void)L;
   cv_nn_free_scratch();
   cv_storage_cache_clear();
+  cv_winograd_cache_clear();
   return 0;
 }
 
-/* cv.cached_memory(): bytes kept by those two (the scratch: this thread's). */
+/* cv.cached_memory(): bytes kept by those three (the scratch: this
+ * thread's). */
 static int l_cached_memory(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)((int64_t)cv_nn_scratch_bytes() +
-                                   (int64_t)cv_storage_cache_bytes()));
+                                   (int64_t)cv_storage_cache_bytes() +
+                                   (int64_t)cv_winograd_cache_bytes()));
   return 1;
 }
 
