@@ -81,6 +81,21 @@ describe("linear backward", function()
     end
   end)
 
+  describe("weight gradients of 8 MB and more (stored past the caches)", function()
+    -- 1024 x 2048 floats: the size from which the stores stream (simd.h);
+    -- checked against sgemm on dy^T x, which at one row is exact too.
+    for _, m in ipairs{1, 4} do
+      it(string.format("equal sgemm's at %d row%s", m, m > 1 and "s" or ""), function()
+        local x, w, dy = cv.randn(m, 2048), leaf(1024, 2048), cv.randn(m, 1024)
+        cv.nn.linear(x, w):backward(dy)
+        local want = cv.matmul(dy:transpose(1, 2):contiguous(), x)
+        local tol = m == 1 and 0 or 1e-5
+        assert.is_true(cv.allclose(w.grad, want, tol, tol))
+        assert.is_true(w.grad:abs():sum():item() > 0)
+      end)
+    end
+  end)
+
   describe("accumulation", function()
     it("adds a second backward into the existing .grad (batch 1 and 4)", function()
       for _, batch in ipairs{1, 4} do

@@ -14,6 +14,7 @@
 #include "layers.h"
 #include "tensor/gemm.h"
 #include "linear_skinny.h"
+#include "simd.h"
 
 /* Up to these many rows the skinny kernels beat sgemm (CaffeNet's fc6 and
  * fc7 on 2 threads: forward 2x faster at 16 rows, still ahead at 32; the
@@ -105,15 +106,26 @@ int cv_linear_forward(const cv_linear_params *p, const cv_tensor *x,
 }
 
 /* dw = u v^T over R x C rows, written once: the rank-1 weight gradient of
- * one row, without reading a zeroed buffer first. */
+ * one row, without reading a zeroed buffer first; streamed past the caches
+ * when large (simd.h). */
 static void outer_set(int64_t r, int64_t c, const float *u, const float *v,
                       float *dw) {
-#pragma omp parallel for if (r * c > (1 << 16))
-  for (int64_t i = 0; i < r; i++) {
-    float ui = u[i];
-    float *row = dw + i * c;
+  int stream = CV_STREAMS(dw, r * c, c);
+#pragma omp parallel if (r * c > (1 << 16))
+  {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < r; i++) {
+      float ui = u[i];
+      float *row = dw + i * c;
+      if (stream) {
+        for (int64_t j = 0; j < c; j += CV_LANES)
+          CV_VSTREAM(row + j, ui * CV_VLOAD(v + j));
+      } else {
 #pragma omp simd
-    for (int64_t j = 0; j < c; j++) row[j] = ui * v[j];
+        for (int64_t j = 0; j < c; j++) row[j] = ui * v[j];
+      }
+    }
+    if (stream) CV_STREAM_FENCE();
   }
 }
 

@@ -98,10 +98,10 @@ void cv_skinny_forward(int64_t m, int64_t n, int64_t k, const float *x,
 }
 
 /* dw rows j0..j0+r-1, columns e..e+DW_COLS-1: sums over the m rows in
- * registers. */
+ * registers, stored past the caches with stream set (simd.h). */
 static inline __attribute__((always_inline)) void outer(
     int r, int64_t m, int64_t n, int64_t k, const float *dy, const float *x,
-    int64_t j0, int64_t e, float *dw) {
+    int64_t j0, int64_t e, int stream, float *dw) {
   cv_vec a[DW_ROWS][DW_VECS];
   for (int p = 0; p < r; p++)
     for (int q = 0; q < DW_VECS; q++) a[p][q] = (cv_vec){0};
@@ -116,8 +116,11 @@ static inline __attribute__((always_inline)) void outer(
     }
   }
   for (int p = 0; p < r; p++)
-    for (int q = 0; q < DW_VECS; q++)
-      CV_VSTORE(dw + (j0 + p) * k + e + CV_LANES * q, a[p][q]);
+    for (int q = 0; q < DW_VECS; q++) {
+      float *to = dw + (j0 + p) * k + e + CV_LANES * q;
+      if (stream) CV_VSTREAM(to, a[p][q]);
+      else CV_VSTORE(to, a[p][q]);
+    }
 }
 
 /* dw[j][e] for one element, for the inputs the blocks leave over. */
@@ -131,16 +134,21 @@ static float outer_1x1(int64_t m, int64_t n, int64_t k, const float *dy,
 void cv_skinny_weight_grad(int64_t m, int64_t n, int64_t k, const float *dy,
                            const float *x, float *dw) {
   int64_t kb = k - k % DW_COLS, blocks = (n + DW_ROWS - 1) / DW_ROWS;
-#pragma omp parallel for schedule(static) if (n * k > 65536 && !omp_in_parallel())
-  for (int64_t b = 0; b < blocks; b++) {
-    int64_t j0 = b * DW_ROWS, j1 = j0 + DW_ROWS <= n ? j0 + DW_ROWS : n;
-    for (int64_t e = 0; e < kb; e += DW_COLS) {
-      if (j1 - j0 == DW_ROWS) outer(DW_ROWS, m, n, k, dy, x, j0, e, dw);
-      else
-        for (int64_t j = j0; j < j1; j++) outer(1, m, n, k, dy, x, j, e, dw);
+  int stream = CV_STREAMS(dw, n * k, k);
+#pragma omp parallel if (n * k > 65536 && !omp_in_parallel())
+  {
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; b++) {
+      int64_t j0 = b * DW_ROWS, j1 = j0 + DW_ROWS <= n ? j0 + DW_ROWS : n;
+      for (int64_t e = 0; e < kb; e += DW_COLS) {
+        if (j1 - j0 == DW_ROWS) outer(DW_ROWS, m, n, k, dy, x, j0, e, stream, dw);
+        else
+          for (int64_t j = j0; j < j1; j++) outer(1, m, n, k, dy, x, j, e, stream, dw);
+      }
+      for (int64_t j = j0; j < j1; j++)
+        for (int64_t e = kb; e < k; e++) dw[j * k + e] = outer_1x1(m, n, k, dy, x, j, e);
     }
-    for (int64_t j = j0; j < j1; j++)
-      for (int64_t e = kb; e < k; e++) dw[j * k + e] = outer_1x1(m, n, k, dy, x, j, e);
+    if (stream) CV_STREAM_FENCE();
   }
 }
 
