@@ -477,6 +477,80 @@ describe("nn", function()
       assert.same({1, 4, 0}, flat(nn.avg_pool2d(x, {kernel = 1, stride = 3})))
     end)
 
+    -- MAX by a scan of each window in Caffe's order: its first pixel, then
+    -- each strictly greater one (so NaN stays only as a first pixel, and of
+    -- 0 and -0 the first stays); an empty window leaves -FLT_MAX.
+    local function scan_max(x, kh, kw, sh, sw, ph, pw, oh, ow)
+      local t, y = x:totable(), {}
+      for n = 1, #t do
+        y[n] = {}
+        for c = 1, #t[n] do
+          local p, h, w = t[n][c], #t[n][c], #t[n][c][1]
+          y[n][c] = {}
+          for i = 0, oh - 1 do
+            y[n][c][i + 1] = {}
+            for j = 0, ow - 1 do
+              local h0, w0 = i * sh - ph, j * sw - pw
+              local h1, w1 = math.min(h0 + kh, h), math.min(w0 + kw, w)
+              h0, w0 = math.max(h0, 0), math.max(w0, 0)
+              local m
+              for a = h0, h1 - 1 do
+                for b = w0, w1 - 1 do
+                  local v = p[a + 1][b + 1]
+                  if m == nil or v > m then m = v end
+                end
+              end
+              y[n][c][i + 1][j + 1] = m or -3.4028234663852886e38
+            end
+          end
+        end
+      end
+      return y
+    end
+
+    local function same_bits(got, want, what)
+      local g, w = flat(cv.tensor(got)), flat(cv.tensor(want))
+      assert.equal(#w, #g, what)
+      for i = 1, #w do
+        local ok = (g[i] ~= g[i] and w[i] ~= w[i]) or string.pack("f", g[i]) == string.pack("f", w[i])
+        assert.is_true(ok, string.format("%s: at %d got %s, want %s", what, i, g[i], w[i]))
+      end
+    end
+
+    for _, case in ipairs{
+      {{2, 3, 55, 55}, 3, 2, 0}, {{1, 4, 13, 13}, 3, 2, 0}, {{1, 2, 9, 8}, 2, 2, 1},
+      {{1, 2, 7, 11}, 3, 3, 1}, {{1, 2, 6, 5}, 1, 3, 0}, {{1, 2, 5, 6}, 4, 1, 2},
+    } do
+      local size, k, stride, pad = table.unpack(case)
+      it(string.format("takes MAX as a scan does, with and without the tape, NaN and -0 too: "
+          .. "%s, kernel %d, stride %d, pad %d", table.concat(size, "x"), k, stride, pad), function()
+        local opts = {kernel = k, stride = stride, pad = pad}
+        local x = cv.randn(table.unpack(size))
+        local odd = x:clone()
+        local planes = size[1] * size[2]
+        local flat_odd = odd:view(planes, size[3] * size[4])
+        local w = size[4]
+        -- the first plane: NaN atop a column whose next pixel is the
+        -- window's maximum, and NaN as the last pixel
+        flat_odd[{1, 2}] = 0 / 0
+        flat_odd[{1, w + 2}] = 100
+        flat_odd[{1, size[3] * w}] = 0 / 0
+        -- the last: -1 everywhere but -0 right of the corner, 0 below it;
+        -- the first of the two in scan order stays
+        flat_odd[planes] = -1
+        flat_odd[{planes, 2}] = -0.0
+        flat_odd[{planes, w + 1}] = 0.0
+        for _, input in ipairs{x, cv.nn.relu(x), odd} do
+          local y = nn.max_pool2d(input, opts)
+          local want = scan_max(input, k, k, stride, stride, pad, pad, y:size(3), y:size(4))
+          same_bits(y, want, "without the tape")
+          local leaf = input:clone()
+          leaf.requires_grad = true
+          same_bits(nn.max_pool2d(leaf, opts):detach(), want, "taped")
+        end
+      end)
+    end
+
     it("routes a tie's gradient to the first maximum in scan order", function()
       local x = cv.tensor{{{{1, 5}, {5, 5}}}}
       local dx = nn.max_pool2d_backward(x, cv.tensor{{{{3}}}}, {kernel = 2})

@@ -134,11 +134,67 @@ static float window_sum(const float *x, int64_t w, int64_t h0, int64_t h1,
   return s;
 }
 
+/* Whether a plane of n pixels holds no NaN and no -0. Then each window's
+ * maximum is one value, bits and all, in whatever order it is taken. */
+static int plain_values(const float *x, int64_t n) {
+  int odd = 0;
+#pragma omp simd reduction(| : odd)
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t bits;
+    memcpy(&bits, &x[i], sizeof bits);
+    odd |= (x[i] != x[i]) | (bits == 0x80000000u);
+  }
+  return !odd;
+}
+
+/* Widest plane the separable MAX takes (its column maxima are on the
+ * stack). */
+#define SEPARABLE_MAX_W 2048
+
+/* MAX of a plain plane (plain_values) taken in two passes per output row:
+ * the maximum down each column of the rows the windows span (contiguous,
+ * vectorized), then across each window's columns. The scan of forward_plane
+ * compares each pixel against a running maximum one output at a time. */
+static void forward_plane_max_separable(const cv_pool_params *q,
+                                        const plane *pl, const float *x,
+                                        float *y) {
+  float col[SEPARABLE_MAX_W];
+  for (int64_t oh = 0; oh < pl->oh; oh++) {
+    int64_t h0, h1, ph;
+    span(oh, q->kernel_h, q->stride_h, q->pad_h, pl->h, &h0, &h1, &ph);
+    float *yr = y + oh * pl->ow;
+    if (h0 >= h1) {
+      for (int64_t ow = 0; ow < pl->ow; ow++) yr[ow] = -FLT_MAX;
+      continue;
+    }
+    memcpy(col, x + h0 * pl->w, sizeof(float) * (size_t)pl->w);
+    for (int64_t h = h0 + 1; h < h1; h++) {
+      const float *row = x + h * pl->w;
+#pragma omp simd
+      for (int64_t j = 0; j < pl->w; j++) col[j] = row[j] > col[j] ? row[j] : col[j];
+    }
+    for (int64_t ow = 0; ow < pl->ow; ow++) {
+      int64_t w0, w1, pw;
+      span(ow, q->kernel_w, q->stride_w, q->pad_w, pl->w, &w0, &w1, &pw);
+      float m = -FLT_MAX;
+      if (w0 < w1) {
+        m = col[w0];
+        for (int64_t j = w0 + 1; j < w1; j++) m = col[j] > m ? col[j] : m;
+      }
+      yr[ow] = m;
+    }
+  }
+}
+
 /* Row spans are computed once per output row. An empty window (stride >
  * kernel, no pad) is what Caffe leaves: -FLT_MAX for MAX, 0 for AVE. */
 static void forward_plane(const cv_pool_params *q, const plane *pl,
                           const float *x, float *y) {
   int max = q->method == CV_POOL_MAX;
+  if (max && pl->w <= SEPARABLE_MAX_W && plain_values(x, pl->h * pl->w)) {
+    forward_plane_max_separable(q, pl, x, y);
+    return;
+  }
   for (int64_t oh = 0; oh < pl->oh; oh++) {
     int64_t h0, h1, ph;
     span(oh, q->kernel_h, q->stride_h, q->pad_h, pl->h, &h0, &h1, &ph);
