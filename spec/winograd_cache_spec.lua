@@ -74,6 +74,20 @@ describe("Winograd's kept weight transforms", function()
     end
   end)
 
+  it("drop the least recently used beyond their 64 slots, and make them anew when asked again", function()
+    cv.free_cached_memory()
+    local x, ws = cv.randn(1, 16, 7, 7), {}
+    for i = 1, 70 do ws[i] = cv.randn(16, 16, 3, 3) end
+    local first = {}
+    for i = 1, 70 do first[i] = agrees(x, ws[i], "weights " .. i) end
+    assert.is_true(cv.cached_memory() <= 64 * 16 * 16 * 16 * 4 + 64 * 4096,
+      "kept " .. cv.cached_memory())
+    for _, i in ipairs{1, 2, 70, 35} do
+      assert.equal(0, (nn.conv2d(x, ws[i], nil, opts) - first[i]):abs():max():item(), "weights " .. i)
+    end
+    cv.free_cached_memory()
+  end)
+
   it("keep the forward's and the input gradient's apart, for the net's backward too", function()
     local x, w = cv.randn(2, 32, 9, 9), cv.randn(48, 32, 3, 3)
     for round = 1, 2 do
