@@ -74,6 +74,24 @@ describe("Winograd's kept weight transforms", function()
     end
   end)
 
+  it("go with their weights: weights made afresh for each call keep one block, not one per call", function()
+    cv.free_cached_memory()
+    -- 64 x 64 x 3 x 3 weights: a transform of 256 KB, a block size the
+    -- storage cache keeps
+    local x, w = cv.randn(1, 64, 13, 13), cv.randn(64, 64, 3, 3)
+    local kept
+    for i = 1, 8 do
+      local fresh = w * 1
+      assert.equal(0, (nn.conv2d(x, fresh, nil, opts) - nn.conv2d(x, w, nil, opts)):abs():max():item())
+      fresh = nil
+      collectgarbage()
+      if i == 2 then kept = cv.cached_memory() end
+    end
+    assert.equal(kept, cv.cached_memory())
+    cv.free_cached_memory()
+    assert.equal(0, cv.cached_memory())
+  end)
+
   it("drop the least recently used beyond their 64 slots, and make them anew when asked again", function()
     cv.free_cached_memory()
     local x, ws = cv.randn(1, 16, 7, 7), {}

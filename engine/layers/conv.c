@@ -73,8 +73,10 @@ static void note(const char *op, const cv_conv_params *p, const conv_geom *g,
 }
 
 /* What w holds now: Winograd's transform of it is kept between calls until
- * its storage is written to (winograd_cache.h). */
+ * its storage is written to or freed (winograd_cache.h), which the mark
+ * lets the storage tell. */
 static cv_weights_tag weights_tag(const cv_tensor *w) {
+  w->storage->has_derived = 1;
   cv_weights_tag t = {w->storage->id, w->storage->version, w->offset};
   return t;
 }

@@ -1,5 +1,8 @@
 /* winograd_cache.c — transformed weights by tag and shape
- * (winograd_cache.h). A few dozen entries at most: a linear search. */
+ * (winograd_cache.h). A few dozen entries at most: a linear search. Buffers
+ * come from and go back to the blocks freed tensors leave
+ * (storage_cache.h), so that the transforms of weights made afresh each
+ * call reuse one block rather than fault in new memory. */
 #include "winograd_cache.h"
 
 #include <pthread.h>
@@ -7,6 +10,8 @@
 #include <string.h>
 
 #include "tensor/memory.h"
+#include "tensor/storage_cache.h"
+#include "tensor/tensor.h"
 
 #define SLOTS 64
 
@@ -32,7 +37,7 @@ static int same_form(const cv_winograd_key *a, const cv_winograd_key *b) {
 }
 
 static void drop(entry *e) {
-  free(e->data);
+  cv_storage_cache_give(e->data, e->bytes);
   total -= e->bytes;
   memset(e, 0, sizeof *e);
 }
@@ -56,6 +61,15 @@ static entry *make_room(size_t bytes) {
   }
 }
 
+/* The storage filed under id is gone: so are its transforms. None is held
+ * (a convolution holds its weights). */
+static void forget(uint64_t id) {
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < SLOTS; i++)
+    if (kept[i].data && kept[i].key.tag.storage == id && !kept[i].held) drop(&kept[i]);
+  pthread_mutex_unlock(&lock);
+}
+
 float *cv_winograd_cache_take(const cv_winograd_key *key, size_t floats,
                               int *current) {
   size_t bytes = cv_memory_round(floats * sizeof(float));
@@ -70,7 +84,9 @@ float *cv_winograd_cache_take(const cv_winograd_key *key, size_t floats,
   } else if (e && e->held) {
     e = NULL; /* being filled, or read at another version: use scratch */
   } else if (!e && (e = make_room(bytes)) != NULL) {
-    e->data = cv_memory_alloc(bytes);
+    cv_storage_set_release_hook(forget);
+    e->data = cv_storage_cache_take(bytes);
+    if (!e->data) e->data = cv_memory_alloc(bytes);
     if (e->data) {
       e->bytes = bytes;
       total += bytes;

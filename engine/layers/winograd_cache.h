@@ -4,8 +4,9 @@
  * the same weights come back call after call until something writes to
  * them, which bumps their storage's version (tensor.h). Up to
  * CV_WINOGRAD_CACHE_BYTES are kept, the least recently used dropped first;
- * a transform of weights that changed reuses its buffer. One lock: any
- * thread may convolve. */
+ * a transform of weights that changed reuses its buffer, and one of
+ * weights whose storage is freed is dropped then (the storage's release
+ * hook). One lock: any thread may convolve. */
 #ifndef CV_WINOGRAD_CACHE_H
 #define CV_WINOGRAD_CACHE_H
 

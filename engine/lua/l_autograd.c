@@ -63,8 +63,8 @@ static int l_no_grad(lua_State *L) {
 static int l_free_cached_memory(lua_State *L) {
   (void)L;
   cv_nn_free_scratch();
+  cv_winograd_cache_clear(); /* first: its buffers go to the storage cache */
   cv_storage_cache_clear();
-  cv_winograd_cache_clear();
   return 0;
 }
 

@@ -40,8 +40,13 @@ static cv_storage *storage_new(int64_t numel, int zero, cv_error *err) {
   return s;
 }
 
+static void (*release_hook)(uint64_t id);
+
+void cv_storage_set_release_hook(void (*hook)(uint64_t id)) { release_hook = hook; }
+
 static void storage_release(cv_storage *s) {
   if (!s || --s->refcount > 0) return;
+  if (s->has_derived && release_hook) release_hook(s->id);
   if (s->owns) cv_storage_cache_give(s->data, s->bytes);
   free(s);
 }

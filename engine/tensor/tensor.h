@@ -40,6 +40,8 @@ typedef struct cv_storage {
   uint64_t id;      /* never reused while the process lives: with version,
                      * what derived data kept between calls (winograd_cache.h)
                      * is filed under */
+  int has_derived;  /* 1: such data was filed under id (see
+                     * cv_storage_set_release_hook) */
 } cv_storage;
 
 struct cv_node;    /* autograd.h: the tape node that produced a tensor */
@@ -132,6 +134,12 @@ void cv_tensor_fill(cv_tensor *t, float v);
 /* Counts an in-place write to t's storage (every in-place op calls it), so
  * that a backward can tell that a tensor it saved has changed. */
 void cv_tensor_bump_version(cv_tensor *t);
+
+/* The function told the id of each storage marked has_derived when its
+ * last reference goes, so that data kept under that id goes with it (the
+ * Winograd transforms of weights that were temporaries). One hook for the
+ * process; NULL removes it. */
+void cv_storage_set_release_hook(void (*hook)(uint64_t id));
 /* dst = src, src broadcast to dst's shape. */
 int cv_tensor_copy(cv_tensor *dst, const cv_tensor *src, cv_error *err);
 /* dst += src, src broadcast to dst's shape. Where dst has stride-0 (expanded)
