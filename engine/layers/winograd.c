@@ -114,33 +114,36 @@ static inline void store_lanes(float *dst, const vec *v, int64_t n) {
   else memcpy(dst, v, sizeof(float) * (size_t)n);
 }
 
-/* out = B^T d B for one tile of LANES channels. Inlined with a constant kind,
- * the coefficient loops unroll and zero terms drop out. */
+/* out(i, j) = init + the sum over q < inner of c(i, q) x(q, j), for i < rows
+ * and j < cols: a constant matrix (c(i, q) = c[i * ci + q * cq]) times one
+ * of vectors (x(q, j) = x[q * xq + j * xj], out(i, j) = out[i * oi + j *
+ * oj]). Each transform is two of these, one for each side; inlined with a
+ * constant kind, the loops unroll and the zero terms drop out. */
+static inline __attribute__((always_inline)) void times(
+    int rows, int inner, int cols, const float *c, int ci, int cq,
+    const vec *x, int xq, int xj, const vec *init, vec *out, int oi, int oj) {
+  UNROLL
+  for (int i = 0; i < rows; i++)
+    UNROLL
+    for (int j = 0; j < cols; j++) {
+      vec sum = *init;
+      UNROLL
+      for (int q = 0; q < inner; q++)
+        if (c[i * ci + q * cq] != 0.0f) sum += c[i * ci + q * cq] * x[q * xq + j * xj];
+      out[i * oi + j * oj] = sum;
+    }
+}
+
+static const vec zero;
+
+/* out = B^T d B for one tile of LANES channels. */
 static inline __attribute__((always_inline)) void tile_in(const kind *k,
                                                           const vec *d,
                                                           vec *out) {
   int a = k->a;
   vec r[MAX_A * MAX_A];
-  UNROLL
-  for (int i = 0; i < a; i++)
-    UNROLL
-    for (int j = 0; j < a; j++) {
-      vec sum = {0};
-      UNROLL
-      for (int q = 0; q < a; q++)
-        if (k->bt[i][q] != 0.0f) sum += k->bt[i][q] * d[q * a + j];
-      r[i * a + j] = sum;
-    }
-  UNROLL
-  for (int i = 0; i < a; i++)
-    UNROLL
-    for (int j = 0; j < a; j++) {
-      vec sum = {0};
-      UNROLL
-      for (int q = 0; q < a; q++)
-        if (k->bt[j][q] != 0.0f) sum += k->bt[j][q] * r[i * a + q];
-      out[i * a + j] = sum;
-    }
+  times(a, a, a, &k->bt[0][0], MAX_A, 1, d, a, 1, &zero, r, a, 1);   /* B^T d */
+  times(a, a, a, &k->bt[0][0], MAX_A, 1, r, 1, a, &zero, out, 1, a); /* (B^T d) B */
 }
 
 /* u[e][t][c] = (B^T d B)[e] for the LANES (or fewer) input planes of job q
@@ -189,26 +192,10 @@ static inline __attribute__((always_inline)) void output_job(
       vec m[MAX_A * MAX_A], r[2 * MAX_A];
       UNROLL
       for (int e = 0; e < a * a; e++) m[e] = VLOAD(src + e * e_step);
-      UNROLL
-      for (int p = 0; p < 2; p++) /* A^T m */
-        UNROLL
-        for (int j = 0; j < a; j++) {
-          vec sum = {0};
-          UNROLL
-          for (int i = 0; i < a; i++)
-            if (k->at[p][i] != 0.0f) sum += k->at[p][i] * m[i * a + j];
-          r[p * a + j] = sum;
-        }
-      UNROLL
-      for (int p = 0; p < 2; p++) /* (A^T m) A */
-        UNROLL
-        for (int qv = 0; qv < 2; qv++) {
-          vec sum = bias;
-          UNROLL
-          for (int j = 0; j < a; j++)
-            if (k->at[qv][j] != 0.0f) sum += k->at[qv][j] * r[p * a + j];
-          VSTORE(buf + ((2 * ty + p) * bw + 2 * tx + qv) * LANES, sum);
-        }
+      times(2, a, a, &k->at[0][0], MAX_A, 1, m, a, 1, &zero, r, a, 1); /* A^T m */
+      /* (A^T m) A + b, to the block's 2 x 2 positions in buf */
+      times(2, a, 2, &k->at[0][0], MAX_A, 1, r, 1, a, &bias,
+            (vec *)(buf + (2 * ty * bw + 2 * tx) * LANES), 1, (int)bw);
     }
   for (int64_t l = 0; l < n; l++) {
     float *yp = y + (img * s->m + m0 + l) * s->oh * s->ow;
@@ -232,34 +219,17 @@ static inline __attribute__((always_inline)) void grad_job(
   size_t e_step = (size_t)(pl->t * s->m);
   for (int64_t ty = 0; ty < pl->tiles_h; ty++)
     for (int64_t tx = 0; tx < pl->tiles_w; tx++) {
-      vec g[4], rr[2 * MAX_A], v;
+      vec g[4], rr[2 * MAX_A], v[MAX_A * MAX_A];
       UNROLL
       for (int p = 0; p < 2; p++)
         UNROLL
         for (int qv = 0; qv < 2; qv++)
           g[p * 2 + qv] = VLOAD(buf + ((2 * ty + p) * bw + 2 * tx + qv) * LANES);
-      UNROLL
-      for (int i = 0; i < a; i++) /* A dy: a x 2 */
-        UNROLL
-        for (int qv = 0; qv < 2; qv++) {
-          vec sum = {0};
-          UNROLL
-          for (int p = 0; p < 2; p++)
-            if (k->at[p][i] != 0.0f) sum += k->at[p][i] * g[p * 2 + qv];
-          rr[i * 2 + qv] = sum;
-        }
+      times(a, 2, 2, &k->at[0][0], 1, MAX_A, g, 2, 1, &zero, rr, 2, 1); /* A dy */
+      times(a, 2, a, &k->at[0][0], 1, MAX_A, rr, 1, 2, &zero, v, 1, a); /* (A dy) A^T */
       float *out = z + (img * pl->tiles + ty * pl->tiles_w + tx) * s->m + m0;
       UNROLL
-      for (int i = 0; i < a; i++) /* (A dy) A^T */
-        UNROLL
-        for (int j = 0; j < a; j++) {
-          vec sum = {0};
-          UNROLL
-          for (int qv = 0; qv < 2; qv++)
-            if (k->at[qv][j] != 0.0f) sum += k->at[qv][j] * rr[i * 2 + qv];
-          v = sum;
-          store_lanes(out + (i * a + j) * e_step, &v, n);
-        }
+      for (int e = 0; e < a * a; e++) store_lanes(out + e * e_step, &v[e], n);
     }
 }
 
@@ -294,31 +264,15 @@ static inline __attribute__((always_inline)) void weight_job(
   if (n < LANES) memset(lanes, 0, sizeof lanes);
   for (int64_t l = 0; l < n; l++)
     for (int z = 0; z < rr; z++) lanes[z][l] = src[l * lane_step + z * pos_step];
-  vec g[25], t[MAX_A * 5];
+  vec g[25], t[MAX_A * 5], gg[MAX_A * MAX_A];
   UNROLL
   for (int z = 0; z < rr; z++) g[z] = VLOAD(lanes[z]);
-  UNROLL
-  for (int x = 0; x < a; x++) /* G g: a x r */
-    UNROLL
-    for (int y = 0; y < r; y++) {
-      vec sum = {0};
-      UNROLL
-      for (int z = 0; z < r; z++)
-        if (k->g[x][z] != 0.0f) sum += k->g[x][z] * g[z * r + y];
-      t[x * r + y] = sum;
-    }
+  times(a, r, r, &k->g[0][0], 5, 1, g, r, 1, &zero, t, r, 1);   /* G g */
+  times(a, r, a, &k->g[0][0], 5, 1, t, 1, r, &zero, gg, 1, a);  /* (G g) G^T */
   size_t e_step = (size_t)(s->m * pl->in_g);
   float *out = v + o * pl->in_g + i0;
   UNROLL
-  for (int x = 0; x < a; x++) /* (G g) G^T: a x a */
-    UNROLL
-    for (int y = 0; y < a; y++) {
-      vec sum = {0};
-      UNROLL
-      for (int z = 0; z < r; z++)
-        if (k->g[y][z] != 0.0f) sum += k->g[y][z] * t[x * r + z];
-      store_lanes(out + (size_t)(x * a + y) * e_step, &sum, n);
-    }
+  for (int e = 0; e < a * a; e++) store_lanes(out + (size_t)e * e_step, &gg[e], n);
 }
 
 /* The jobs of one transform on every thread, each with its own scratch; F3
@@ -421,27 +375,9 @@ static inline __attribute__((always_inline)) void weight_grad_job(
       memcpy(&t[e], dwt + e * pairs + q0, sizeof(float) * (size_t)n);
     }
   }
-  UNROLL
-  for (int x = 0; x < r; x++) /* G^T t: r x a */
-    UNROLL
-    for (int y = 0; y < a; y++) {
-      vec sum = {0};
-      UNROLL
-      for (int z = 0; z < a; z++)
-        if (k->g[z][x] != 0.0f) sum += k->g[z][x] * t[z * a + y];
-      h[x * a + y] = sum;
-    }
+  times(r, a, a, &k->g[0][0], 1, 5, t, a, 1, &zero, h, a, 1); /* G^T t */
   float lanes[25][LANES] __attribute__((aligned(64)));
-  UNROLL
-  for (int x = 0; x < r; x++) /* (G^T t) G: r x r */
-    UNROLL
-    for (int y = 0; y < r; y++) {
-      vec sum = {0};
-      UNROLL
-      for (int z = 0; z < a; z++)
-        if (k->g[z][y] != 0.0f) sum += k->g[z][y] * h[x * a + z];
-      VSTORE(lanes[x * r + y], sum);
-    }
+  times(r, a, r, &k->g[0][0], 1, 5, h, 1, a, &zero, (vec *)lanes[0], 1, r); /* (G^T t) G */
   float *out = dw + q0 * rr;
   for (int64_t l = 0; l < n; l++)
     for (int z = 0; z < rr; z++) out[l * rr + z] += lanes[z][l];
